@@ -1,0 +1,20 @@
+"""The five tab pages, in the order they appear (Ctrl+1..5)."""
+from __future__ import annotations
+
+import importlib
+
+from .base import TabPage
+
+# (module, class) of each page, in tab order: the one list the main window reads
+TAB_CLASSES: tuple[tuple[str, str], ...] = (
+    ("attention_tab", "AttentionTab"),
+    ("patches_tab", "PatchesTab"),
+    ("detection_tab", "DetectionTab"),
+    ("gan_tab", "GanTab"),
+    ("diffusion_tab", "DiffusionTab"),
+)
+TAB_KEYS = ("attention", "patches", "detection", "gan", "diffusion")
+
+
+def load_tab_classes() -> list[type[TabPage]]:
+    return [getattr(importlib.import_module(f"{__name__}.{mod}"), cls) for mod, cls in TAB_CLASSES]
