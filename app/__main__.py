@@ -1,0 +1,96 @@
+"""Entry point: `vision-explorer` or `python -m app [IMAGE] [--tab T] [--device D] [--screenshot DIR]`.
+
+Only Qt is imported before the window appears; torch loads on the worker thread afterwards.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+_PROCESS_START = time.time()
+
+TAB_CHOICES = ("attention", "patches", "detection", "gan", "diffusion")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="vision-explorer", description="See how modern vision models work.")
+    p.add_argument("image", nargs="?", help="an image to open")
+    p.add_argument("--tab", choices=TAB_CHOICES, help="the tab to show (with --screenshot: the only one saved)")
+    p.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default: the saved choice, else auto)")
+    p.add_argument("--screenshot", metavar="DIR", help="save DIR/<tab>.png for every tab (or --tab), then exit")
+    p.add_argument("--exit-after-first-paint", action="store_true", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not has_display():
+        print("vision-explorer: no display found (DISPLAY is not set): run it on a desktop, under Xvfb "
+              "(xvfb-run make run), or with QT_QPA_PLATFORM=offscreen for --screenshot.", file=sys.stderr)
+        return 1
+    loaded = None
+    if args.image:
+        from models.errors import ImageLoadError
+
+        from .image_io import load_image_file
+
+        try:
+            loaded = load_image_file(args.image)
+        except ImageLoadError as exc:
+            print(f"vision-explorer: {exc}", file=sys.stderr)
+            return 2
+
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Vision Explorer")
+    app.setOrganizationName("VisionExplorer")
+
+    from .main_window import MainWindow
+
+    window = MainWindow(requested_device=args.device, load_default_image=loaded is None and not args.screenshot)
+    if loaded is not None:
+        window.set_image(loaded)
+    if args.tab:
+        window.select_tab(args.tab)
+
+    if args.exit_after_first_paint:
+        class FirstPaint(QObject):
+            def eventFilter(self, obj, event):  # noqa: N802 (Qt name)
+                if event.type() == QEvent.Type.Paint and not getattr(self, "done", False):
+                    self.done = True
+                    print(f"first-paint {time.time():.6f} {time.time() - _PROCESS_START:.6f}", flush=True)
+                    QTimer.singleShot(0, window.close)
+                    QTimer.singleShot(0, app.quit)
+                return False
+
+        watcher = FirstPaint()
+        window.installEventFilter(watcher)
+
+    window.show()
+    if args.screenshot:
+        from pathlib import Path
+
+        from .screenshot import ScreenshotRunner, screenshot_keys
+
+        runner = ScreenshotRunner(window, Path(args.screenshot), screenshot_keys(args.tab))
+        runner.start()
+    code = app.exec()
+    if not window.ctx.worker.shutdown(timeout=2.5):
+        os._exit(code)  # a job ignored its cancel flag: don't hang on exit
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
