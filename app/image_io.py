@@ -1,0 +1,253 @@
+"""Image intake shared by every tab: any file or pasted bytes -> one (H, W, 3) uint8 RGB array.
+
+No Qt here (testable headless). Every failure is an ``ImageLoadError`` with a one-line message that
+names the file and the reason; nothing is decoded before the header's size has been checked, so a
+decompression bomb is refused without using memory.
+"""
+from __future__ import annotations
+
+import io
+import re
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from models.errors import ImageLoadError
+
+MAX_PIXELS = 100_000_000  # refuse images larger than this (100 megapixels)...
+MAX_SIDE = 20_000  # ...or with a side longer than this
+
+# Formats we let Pillow try, most common first. Deliberately not EPS/PDF/WMF (EPS runs Ghostscript).
+# TGA has no signature, so it comes last.
+_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP", "DIB", "TIFF", "AVIF", "JPEG2000",
+            "PPM", "ICO", "QOI", "PSD", "TGA")
+_SUFFIXES = {
+    "PNG": (".png", ".apng"), "JPEG": (".jpg", ".jpeg", ".jpe", ".jfif"), "GIF": (".gif",),
+    "WEBP": (".webp",), "BMP": (".bmp",), "DIB": (".dib",), "TIFF": (".tif", ".tiff"),
+    "AVIF": (".avif",), "JPEG2000": (".jp2", ".j2k"), "PPM": (".ppm", ".pgm", ".pbm", ".pnm"),
+    "ICO": (".ico",), "QOI": (".qoi",), "PSD": (".psd",), "TGA": (".tga",),
+}
+# Signatures of common formats: a file that starts like an image but won't open is damaged, not "not an image".
+_SIGNATURES = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"),
+               (b"MM\x00*", "TIFF"), (b"BM", "BMP"), (b"RIFF", "WebP"), (b"\x00\x00\x01\x00", "ICO"))
+# Errors Pillow raises from damaged data while parsing or decoding.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
+                  struct.error, ZeroDivisionError)
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image, ready for every tab."""
+
+    pixels: np.ndarray  # (H, W, 3) uint8 RGB, EXIF orientation applied
+    source: str  # the path, or a description such as "pasted image"
+    original_mode: str  # Pillow mode of the file, e.g. "CMYK", "I;16", "P", "RGBA"
+    original_size: tuple[int, int]  # (width, height) as stored in the file, before EXIF rotation
+    format: str = ""  # e.g. "PNG", "JPEG"
+    n_frames: int = 1  # > 1 for an animation (only the first frame is used)
+
+    @property
+    def name(self) -> str:
+        """Short name for titles and messages: the file name, or the description."""
+        return Path(self.source).name or self.source
+
+    def describe(self) -> str:
+        """One line for a status bar, e.g. 'cat.jpg: 451x300 JPEG'."""
+        h, w = self.pixels.shape[:2]
+        extra = [] if self.original_mode in ("RGB", "L") else [f"from {self.original_mode}"]
+        if self.n_frames > 1:
+            extra.append(f"frame 1 of {self.n_frames}")
+        tail = f" ({', '.join(extra)})" if extra else ""
+        return f"{self.name}: {w}x{h} {self.format}{tail}".rstrip()
+
+
+def _available_formats() -> tuple[str, ...]:
+    Image.init()
+    return tuple(f for f in _FORMATS if f in Image.OPEN)
+
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(
+    s for f in _available_formats() for s in _SUFFIXES.get(f, ()))
+
+
+def is_supported_path(path: str | Path) -> bool:
+    """True when the file name ends in a suffix we open (for filtering dropped files)."""
+    return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def file_dialog_filter() -> str:
+    """Filter string for a Qt file dialog: images first, then all files."""
+    patterns = " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES)
+    return f"Images ({patterns});;All files (*)"
+
+
+def load_image_file(path: str | Path) -> LoadedImage:
+    """Decode an image file. Raises ImageLoadError with a clear message when it can't be used."""
+    p = Path(path)
+    label = p.name or str(p)
+    if not p.exists():
+        raise ImageLoadError(f"Can't open '{label}': the file does not exist")
+    if p.is_dir():
+        raise ImageLoadError(f"Can't open '{label}': it is a folder, not an image file")
+    try:
+        with open(p, "rb") as fp:
+            return _decode(fp, label, str(p))
+    except PermissionError:
+        raise ImageLoadError(f"Can't open '{label}': permission denied") from None
+    except IsADirectoryError:
+        raise ImageLoadError(f"Can't open '{label}': it is a folder, not an image file") from None
+    except ImageLoadError:
+        raise
+    except OSError as exc:  # the file itself could not be read (I/O error, vanished, ...)
+        raise ImageLoadError(f"Can't read '{label}': {exc.strerror or exc}") from None
+
+
+def load_image_bytes(data: bytes, name: str = "pasted image") -> LoadedImage:
+    """Decode image data held in memory (clipboard, drag-and-drop from a browser)."""
+    return _decode(io.BytesIO(bytes(data)), name, name)
+
+
+def _decode(fp: BinaryIO, label: str, source: str) -> LoadedImage:
+    prefix = fp.read(16)
+    if not prefix:
+        raise ImageLoadError(f"Can't open '{label}': it is empty (0 bytes)")
+    fp.seek(0)
+    im = _open_header(fp, label, prefix)
+    with im:
+        width, height = im.size
+        _check_size(label, width, height)
+        mode, fmt = im.mode, im.format or ""
+        animated = getattr(im, "is_animated", False) and fmt != "MPO"  # MPO: a photo plus previews
+        n_frames = int(getattr(im, "n_frames", 1)) if animated else 1
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im.load()  # first frame only
+                pixels = _to_rgb8(_apply_orientation(im), label)
+        except ImageLoadError:
+            raise
+        except MemoryError:
+            raise ImageLoadError(f"'{label}' ({width}x{height}) does not fit in memory") from None
+        except Image.DecompressionBombError:
+            raise ImageLoadError(f"'{label}' is too large to decode safely") from None
+        except _DECODE_ERRORS:
+            raise ImageLoadError(f"'{label}' is truncated or corrupted") from None
+    return LoadedImage(np.ascontiguousarray(pixels), source, mode, (width, height), fmt, n_frames)
+
+
+def _apply_orientation(im: Image.Image) -> Image.Image:
+    """Rotate/flip as the EXIF orientation tag says; a damaged EXIF block is ignored, not fatal."""
+    try:
+        return ImageOps.exif_transpose(im) or im
+    except _DECODE_ERRORS:
+        return im
+
+
+def _open_header(fp: BinaryIO, label: str, prefix: bytes) -> Image.Image:
+    """Image.open reads only the header; its own bomb check is turned into our message."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(fp, formats=_available_formats())
+    except Image.DecompressionBombError as exc:
+        size = _header_size(fp) or _pixels_from_message(str(exc))
+        raise ImageLoadError(_too_large_message(label, size)) from None
+    except (UnidentifiedImageError, *_DECODE_ERRORS):
+        kind = next((k for sig, k in _SIGNATURES if prefix.startswith(sig)), None)
+        if kind is not None:
+            raise ImageLoadError(f"'{label}' is truncated or corrupted (it starts like a {kind} file)") from None
+        raise ImageLoadError(
+            f"Can't open '{label}': not an image file (PNG, JPEG, GIF, WebP, BMP, TIFF, ...)") from None
+
+
+def _header_size(fp: BinaryIO) -> tuple[int, int] | None:
+    """Width and height from the header alone, bypassing Pillow's global bomb limit (nothing decoded)."""
+    for fmt in _available_formats():
+        factory, accept = Image.OPEN[fmt]
+        fp.seek(0)
+        if accept is not None and not accept(fp.read(16)):
+            continue
+        fp.seek(0)
+        try:
+            return tuple(factory(fp, "").size)  # type: ignore[return-value]
+        except Exception:  # noqa: BLE001 - any failure here just means "size unknown"
+            continue
+    return None
+
+
+def _pixels_from_message(message: str) -> int | None:
+    m = re.search(r"\((\d+) pixels\)", message)
+    return int(m.group(1)) if m else None
+
+
+def _too_large_message(label: str, size: tuple[int, int] | int | None) -> str:
+    limit = f"limit {MAX_PIXELS // 1_000_000} MP and {MAX_SIDE} pixels a side"
+    if isinstance(size, tuple):
+        w, h = size
+        return f"'{label}' is {w}x{h} pixels ({w * h / 1e6:.0f} MP): too large ({limit})"
+    if isinstance(size, int):
+        return f"'{label}' has {size / 1e6:.0f} MP: too large ({limit})"
+    return f"'{label}' is too large ({limit})"
+
+
+def _check_size(label: str, width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageLoadError(f"'{label}' is truncated or corrupted (it claims {width}x{height} pixels)")
+    if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+        raise ImageLoadError(_too_large_message(label, (width, height)))
+
+
+def _to_rgb8(im: Image.Image, label: str) -> np.ndarray:
+    """Any Pillow mode -> (H, W, 3) uint8 RGB. Transparency is composited onto white."""
+    mode = im.mode
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        return np.repeat(_scale_to_uint8(np.asarray(im))[..., None], 3, axis=2)  # (H, W) -> (H, W, 3)
+    if _has_alpha(im):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    if mode == "RGB":
+        return np.asarray(im)
+    try:
+        return np.asarray(im.convert("RGB"))
+    except ValueError:
+        raise ImageLoadError(f"'{label}' uses colour mode {mode}, which can't be converted to RGB") from None
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+
+
+def _scale_to_uint8(a: np.ndarray) -> np.ndarray:
+    """One-channel 16-bit, 32-bit integer or float data -> uint8 with a sensible scale.
+
+    Integers: 0..255 is kept as is, 0..65535 is divided by 257 (16-bit), anything else is stretched
+    from min to max. Floats: 0..1 is multiplied by 255, anything else is stretched; NaN/inf become 0.
+    """
+    if np.issubdtype(a.dtype, np.floating):
+        a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        lo, hi = float(a.min()), float(a.max())
+        if lo >= 0.0 and hi <= 1.0:
+            return np.round(a * 255.0).astype(np.uint8)
+    else:
+        a = a.astype(np.int64)
+        lo, hi = int(a.min()), int(a.max())
+        if lo >= 0 and hi <= 255:
+            return a.astype(np.uint8)
+        if lo >= 0 and hi <= 65535:
+            return ((a + 128) // 257).astype(np.uint8)
+    if hi <= lo:
+        return np.full(a.shape, int(np.clip(lo, 0, 255)), np.uint8)
+    return np.round((a - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def sample_images():
+    """The sample gallery (see app/samples.py), re-exported here for convenience."""
+    from app.samples import sample_images as _samples
+
+    return _samples()
