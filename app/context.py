@@ -25,10 +25,10 @@ class AppContext(QObject):
     error = Signal(str)  # a clear message the window shows in a dialog-free banner/status line
 
     def __init__(self, requested_device: str = "auto", settings: QSettings | None = None,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, start_worker: bool = True) -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else make_settings()
-        self.worker = WorkerService(requested_device, self)
+        self.worker = WorkerService(requested_device, self, start=start_worker)
         self.worker.error_message.connect(self.error)
         self.worker.torch_ready.connect(self._on_torch_ready)
         self._device = "cpu"

@@ -66,7 +66,7 @@ class MainWindow(QMainWindow):
         ctx_settings = settings if settings is not None else make_settings()
         device = requested_device or str(ctx_settings.value("device", "auto"))
         self.requested_device = device
-        self.ctx = AppContext(device, ctx_settings, self)
+        self.ctx = AppContext(device, ctx_settings, self, start_worker=False)  # started once painted
         self.settings = self.ctx.settings
         self.current: LoadedImage | None = None
         self._closing = False
@@ -346,6 +346,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        QTimer.singleShot(150, self.ctx.worker.start)  # torch loads after the first paint
         if self.current is None and self._load_default:
             QTimer.singleShot(0, self._load_default_image)
 

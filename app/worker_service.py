@@ -82,7 +82,7 @@ class WorkerService(QObject):
     error_message = Signal(str)  # errors without an on_error callback
     torch_ready = Signal(str)  # the device picked, once torch is loaded on the worker thread
 
-    def __init__(self, requested_device: str = "auto", parent: QObject | None = None) -> None:
+    def __init__(self, requested_device: str = "auto", parent: QObject | None = None, start: bool = True) -> None:
         super().__init__(parent)
         self.requested_device = requested_device
         self.device = "cpu"  # resolved on the worker thread once torch is loaded (see torch_ready)
@@ -93,7 +93,13 @@ class WorkerService(QObject):
         self._stopping = False
         self._event.connect(self._dispatch)
         self._thread = threading.Thread(target=self._run, name="vision-explorer-worker", daemon=True)
-        self._thread.start()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the worker thread (it imports torch first). The window defers this until it has painted."""
+        if self._thread.ident is None and not self._stopping:
+            self._thread.start()
 
     # ---- GUI-thread API -------------------------------------------------------------------
     def submit(self, fn: Callable, *args: Any, channel: str, title: str = "Working",
@@ -137,6 +143,8 @@ class WorkerService(QObject):
         self._stopping = True
         self.cancel_all()
         self._queue.put(None)
+        if self._thread.ident is None or not self._thread.is_alive():
+            return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
