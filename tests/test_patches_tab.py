@@ -1,0 +1,139 @@
+"""The Patch embeddings tab driven like a user: a forward result arrives, clicks on patches and points."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+
+from models.vit import tokens as T  # noqa: E402
+from models.vit.result import ViTForwardResult  # noqa: E402
+
+
+def make_result(grid=(5, 7), ps=8, prefix=("CLS", "REG0"), d=24, layers=3, heads=2, seed=0, filters=True):
+    """A forward result of the contract's shapes from random numbers (softmax attention rows)."""
+    rng = np.random.default_rng(seed)
+    gh, gw = grid
+    n = len(prefix) + gh * gw
+    logits = rng.normal(size=(layers, heads, n, n)) * 2
+    att = np.exp(logits)
+    att /= att.sum(-1, keepdims=True)
+    return ViTForwardResult(
+        model_key="test/random", model_title="Random test ViT",
+        image=(rng.random((gh * ps, gw * ps, 3)) * 255).astype(np.uint8), patch_size=ps, grid=grid,
+        prefix_tokens=tuple(prefix), attentions=att.astype(np.float32),
+        hidden_states=rng.normal(size=(layers + 1, n, d)).astype(np.float32), logits=None, class_names=None,
+        embedding_filters=rng.normal(size=(d, 3, ps, ps)).astype(np.float32) if filters else None,
+        position_embeddings=rng.normal(size=(gh * gw, d)).astype(np.float32) if filters else None)
+
+
+@pytest.fixture
+def tab(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("VISION_EXPLORER_SETTINGS", str(tmp_path / "settings.ini"))
+    from app.context import AppContext
+    from app.tabs.patches_tab import PatchesTab
+
+    ctx = AppContext()
+    page = PatchesTab(ctx)
+    qtbot.addWidget(page)
+    page.resize(1200, 760)
+    page.show()
+    qtbot.waitExposed(page)
+    yield page
+    page.shutdown()
+    ctx.worker.shutdown()
+
+
+def click(qtbot, view, pos):
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(round(pos.x()), round(pos.y())))
+
+
+def show(tab, qtbot, name):
+    tab.view_list.setCurrentRow(list(tab.views).index(name))
+    qtbot.wait(10)
+
+
+def test_click_patch_shows_cosine_similarity_of_its_token(tab, qtbot):
+    r = make_result()
+    tab.show_result(r)
+    show(tab, qtbot, "similarity")
+    view = tab.views["similarity"].image_view
+    target = 2 * 7 + 5  # row 2, col 5
+    click(qtbot, view, view.widget_pos_of_patch(target))
+    assert tab.selected == target
+    expected = T.cosine_to(r.hidden_states[tab.layer], 2 + target)[2:].reshape(5, 7)
+    np.testing.assert_allclose(view.overlay_item.image, expected, atol=1e-5)
+    assert view.overlay_item.image[2, 5] == pytest.approx(1.0, abs=1e-5)
+    rect = view.highlight.rect()
+    assert (rect.x(), rect.y()) == (5 * 8, 2 * 8) and view.highlight.isVisible()
+
+
+def test_pca_scatter_and_image_are_linked_both_ways(tab, qtbot):
+    r = make_result(seed=3)
+    tab.show_result(r)
+    show(tab, qtbot, "pca")
+    pca_view = tab.views["pca"]
+    # the scatter holds PC1/PC2 of the patch tokens at the shown layer
+    res = T.pca(r.hidden_states[tab.layer, 2:], 3)
+    x, y = pca_view.scatter.scatter.getData()
+    np.testing.assert_allclose(x, res.scores[:, 0], atol=1e-4)
+    np.testing.assert_allclose(y, res.scores[:, 1], atol=1e-4)
+    # point -> patch: pick the point farthest from the others so the click hits only it
+    xy = np.stack([x, y], 1)
+    far = int(np.argmax(np.linalg.norm(xy - xy.mean(0), axis=1)))
+    click(qtbot, pca_view.scatter, pca_view.scatter.widget_pos_of_point(far))
+    assert tab.selected == far
+    rr, cc = divmod(far, 7)
+    rect = pca_view.image_view.highlight.rect()
+    assert (rect.x(), rect.y()) == (cc * 8, rr * 8)
+    # patch -> point
+    click(qtbot, pca_view.image_view, pca_view.image_view.widget_pos_of_patch(0))
+    assert tab.selected == 0
+    rx, ry = pca_view.scatter.ring.getData()
+    assert (rx[0], ry[0]) == pytest.approx((x[0], y[0]))
+
+
+def test_layer_change_recomputes_pca_and_export_follows_layer(tab, qtbot):
+    r = make_result(seed=5)
+    tab.show_result(r)
+    show(tab, qtbot, "pca")
+    before = tab.views["pca"].scatter.scatter.getData()[0].copy()
+    tab.layer_slider.setValue(0)
+    after = tab.views["pca"].scatter.scatter.getData()[0]
+    np.testing.assert_allclose(after, T.pca(r.hidden_states[0, 2:], 3).scores[:, 0], atol=1e-4)
+    assert not np.allclose(before, after)
+    out = tab.tokens_for_export()
+    assert out.shape == (2 + 35, 24) and np.array_equal(out, r.hidden_states[0])
+
+
+def test_every_view_draws_and_models_without_filters_get_a_message(tab, qtbot):
+    tab.show_result(make_result(filters=False, prefix=()))
+    for name in tab.views:
+        show(tab, qtbot, name)
+    assert "does not expose" in tab.views["filters"].status.text()
+    assert "no learned position" in tab.views["position"].status.text()
+    tab.show_result(make_result(grid=(4, 4)))
+    for name in tab.views:
+        show(tab, qtbot, name)
+    pos = tab.views["position"].maps_view.image_item.image
+    assert pos.shape == (4 * 5 + 1, 4 * 5 + 1)
+    assert tab.export_widget() is tab.views["distance"]
+    mad = tab.views["distance"].plot.scatter.getData()[1]
+    assert len(mad) == 3 * 2
+
+
+def test_hover_in_sequence_strip_shows_that_token(tab, qtbot):
+    r = make_result()
+    tab.show_result(r)
+    show(tab, qtbot, "patchify")
+    view = tab.views["patchify"]
+    view.show_token(0)  # CLS
+    assert "CLS" in view.info.text() and not view.image_view.highlight.isVisible()
+    view.show_token(2 + 9)
+    assert "row 1, column 2" in view.info.text()
+    np.testing.assert_array_equal(view.block_view.image_item.image,
+                                  (T.patch_block(r.image, r.grid, 8, 9) / 255.0 * 255).astype(np.uint8))
