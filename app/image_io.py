@@ -7,6 +7,7 @@ decompression bomb is refused without using memory.
 from __future__ import annotations
 
 import io
+import math
 import re
 import struct
 import warnings
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from models.errors import ImageLoadError
 
@@ -35,6 +36,17 @@ _SUFFIXES = {
 # Signatures of common formats: a file that starts like an image but won't open is damaged, not "not an image".
 _SIGNATURES = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"),
                (b"MM\x00*", "TIFF"), (b"BM", "BMP"), (b"RIFF", "WebP"), (b"\x00\x00\x01\x00", "ICO"))
+# Files people drop that are not (readable) raster images: name the kind and say what to do.
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
+_KNOWN_OTHER = (
+    (lambda b: b[4:8] == b"ftyp" and b[8:12] in _HEIF_BRANDS,
+     "HEIC/HEIF photos are not supported: export it as JPEG or PNG"),
+    (lambda b: b[4:8] == b"ftyp", "it looks like a video (MP4/MOV), not an image"),
+    (lambda b: b"<svg" in b[:512].lower(), "it is a vector (SVG) drawing: export it as PNG first"),
+    (lambda b: b.startswith(b"%PDF"), "it is a PDF document, not an image"),
+    (lambda b: b.startswith(b"%!PS") or b.startswith(b"\xc5\xd0\xd3\xc6"),
+     "PostScript/EPS files are not opened (they can run code): export it as PNG"),
+)
 # Errors Pillow raises from damaged data while parsing or decoding.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
                   struct.error, ZeroDivisionError)
@@ -60,6 +72,8 @@ class LoadedImage:
         """One line for a status bar, e.g. 'cat.jpg: 451x300 JPEG'."""
         h, w = self.pixels.shape[:2]
         extra = [] if self.original_mode in ("RGB", "L") else [f"from {self.original_mode}"]
+        if max(w, h) < max(self.original_size):
+            extra.append("scaled down from {}x{}".format(*self.original_size))
         if self.n_frames > 1:
             extra.append(f"frame 1 of {self.n_frames}")
         tail = f" ({', '.join(extra)})" if extra else ""
@@ -86,8 +100,12 @@ def file_dialog_filter() -> str:
     return f"Images ({patterns});;All files (*)"
 
 
-def load_image_file(path: str | Path) -> LoadedImage:
-    """Decode an image file. Raises ImageLoadError with a clear message when it can't be used."""
+def load_image_file(path: str | Path, max_side: int | None = None) -> LoadedImage:
+    """Decode an image file. Raises ImageLoadError with a clear message when it can't be used.
+
+    max_side: when given, a larger image is scaled down (aspect kept) so its longer side is max_side;
+    JPEGs are then decoded at reduced size directly, which is several times faster for phone photos.
+    """
     p = Path(path)
     label = p.name or str(p)
     if not p.exists():
@@ -96,7 +114,7 @@ def load_image_file(path: str | Path) -> LoadedImage:
         raise ImageLoadError(f"Can't open '{label}': it is a folder, not an image file")
     try:
         with open(p, "rb") as fp:
-            return _decode(fp, label, str(p))
+            return _decode(fp, label, str(p), max_side)
     except PermissionError:
         raise ImageLoadError(f"Can't open '{label}': permission denied") from None
     except IsADirectoryError:
@@ -107,13 +125,13 @@ def load_image_file(path: str | Path) -> LoadedImage:
         raise ImageLoadError(f"Can't read '{label}': {exc.strerror or exc}") from None
 
 
-def load_image_bytes(data: bytes, name: str = "pasted image") -> LoadedImage:
+def load_image_bytes(data: bytes, name: str = "pasted image", max_side: int | None = None) -> LoadedImage:
     """Decode image data held in memory (clipboard, drag-and-drop from a browser)."""
-    return _decode(io.BytesIO(bytes(data)), name, name)
+    return _decode(io.BytesIO(bytes(data)), name, name, max_side)
 
 
-def _decode(fp: BinaryIO, label: str, source: str) -> LoadedImage:
-    prefix = fp.read(16)
+def _decode(fp: BinaryIO, label: str, source: str, max_side: int | None = None) -> LoadedImage:
+    prefix = fp.read(512)
     if not prefix:
         raise ImageLoadError(f"Can't open '{label}': it is empty (0 bytes)")
     fp.seek(0)
@@ -122,13 +140,19 @@ def _decode(fp: BinaryIO, label: str, source: str) -> LoadedImage:
         width, height = im.size
         _check_size(label, width, height)
         mode, fmt = im.mode, im.format or ""
-        animated = getattr(im, "is_animated", False) and fmt != "MPO"  # MPO: a photo plus previews
-        n_frames = int(getattr(im, "n_frames", 1)) if animated else 1
+        n_frames = _count_frames(im)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                if max_side and max(width, height) > max_side:
+                    scale = max_side / max(width, height)
+                    im.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))  # JPEG: DCT scaling
                 im.load()  # first frame only
-                pixels = _to_rgb8(_apply_orientation(im), label)
+                pixels = _to_rgb8(_to_srgb(_apply_orientation(im)), label)
+                if max_side and max(pixels.shape[:2]) > max_side:
+                    small = Image.fromarray(pixels)
+                    small.thumbnail((max_side, max_side), Image.BICUBIC, reducing_gap=3.0)
+                    pixels = np.asarray(small)
         except ImageLoadError:
             raise
         except MemoryError:
@@ -140,12 +164,60 @@ def _decode(fp: BinaryIO, label: str, source: str) -> LoadedImage:
     return LoadedImage(np.ascontiguousarray(pixels), source, mode, (width, height), fmt, n_frames)
 
 
+def _count_frames(im: Image.Image) -> int:
+    """Frames of an animation (1 for a still image, or when a damaged animation can't be counted)."""
+    if not getattr(im, "is_animated", False) or im.format == "MPO":  # MPO: a photo plus previews
+        return 1
+    try:
+        count = int(im.n_frames)
+        im.seek(0)
+        return count
+    except _DECODE_ERRORS:
+        try:
+            im.seek(0)
+        except _DECODE_ERRORS:
+            pass
+        return 1
+
+
 def _apply_orientation(im: Image.Image) -> Image.Image:
     """Rotate/flip as the EXIF orientation tag says; a damaged EXIF block is ignored, not fatal."""
     try:
+        if im.getexif().get(0x0112, 1) in (0, 1):  # no rotation: skip the copy
+            return im
         return ImageOps.exif_transpose(im) or im
     except _DECODE_ERRORS:
         return im
+
+
+def _to_srgb(im: Image.Image) -> Image.Image:
+    """Convert with the embedded ICC profile (Display P3 phone photos, Adobe RGB, CMYK print files).
+
+    sRGB files and files without a profile are left as they are; a damaged profile is ignored.
+    """
+    icc = im.info.get("icc_profile")
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK"):
+        return im
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(src).lower():
+            return im
+        base = im.convert("RGB") if im.mode == "RGBA" else im
+        out = ImageCms.profileToProfile(base, src, _srgb_profile(), outputMode="RGB")
+        if im.mode == "RGBA":
+            out.putalpha(im.getchannel("A"))
+        return out
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return im
+
+
+_SRGB: list = []
+
+
+def _srgb_profile():
+    if not _SRGB:
+        _SRGB.append(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")))
+    return _SRGB[0]
 
 
 def _open_header(fp: BinaryIO, label: str, prefix: bytes) -> Image.Image:
@@ -159,6 +231,9 @@ def _open_header(fp: BinaryIO, label: str, prefix: bytes) -> Image.Image:
         raise ImageLoadError(_too_large_message(label, size)) from None
     except (UnidentifiedImageError, *_DECODE_ERRORS):
         kind = next((k for sig, k in _SIGNATURES if prefix.startswith(sig)), None)
+        hint = next((h for test, h in _KNOWN_OTHER if test(prefix)), None)
+        if hint is not None:
+            raise ImageLoadError(f"Can't open '{label}': {hint}") from None
         if kind is not None:
             raise ImageLoadError(f"'{label}' is truncated or corrupted (it starts like a {kind} file)") from None
         raise ImageLoadError(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from app.image_io import (
     MAX_PIXELS, SUPPORTED_SUFFIXES, file_dialog_filter, is_supported_path, load_image_bytes,
@@ -167,6 +167,49 @@ def test_animation_gives_its_first_frame(tmp_path, fmt, suffix, kw):
     assert "frame 1 of 3" in loaded.describe()
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_max_side_scales_large_images_down_keeping_aspect_and_content(tmp_path, suffix):
+    stored = np.zeros((400, 600, 3), np.uint8)
+    stored[:, :300] = (255, 0, 0)
+    stored[:, 300:] = (0, 0, 255)
+    path = _save(tmp_path, "big" + suffix, Image.fromarray(stored))
+    loaded = load_image_file(path, max_side=150)
+    assert loaded.pixels.shape == (100, 150, 3)
+    assert loaded.original_size == (600, 400)
+    assert loaded.pixels[:, :70, 0].min() > 200 and loaded.pixels[:, 80:, 2].min() > 200
+    assert "scaled down from 600x400" in loaded.describe()
+    untouched = load_image_file(path, max_side=1000)
+    assert untouched.pixels.shape == (400, 600, 3) and "scaled" not in untouched.describe()
+
+
+def _rgb_profile_with_red_and_green_swapped() -> bytes:
+    """An RGB ICC profile whose red channel has sRGB's green primary and vice versa (not called sRGB)."""
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    count = struct.unpack(">I", data[128:132])[0]
+    entries = {bytes(data[132 + 12 * i:136 + 12 * i]): 132 + 12 * i for i in range(count)}
+    r, g = entries[b"rXYZ"], entries[b"gXYZ"]
+    data[r + 4:r + 12], data[g + 4:g + 12] = data[g + 4:g + 12], data[r + 4:r + 12]
+    data[84:100] = bytes(16)  # profile id: "not computed"
+    return bytes(data).replace("sRGB".encode("utf-16-be"), "Test".encode("utf-16-be"))
+
+
+def test_embedded_colour_profile_is_applied(tmp_path):
+    red = Image.new("RGB", (8, 8), (255, 0, 0))
+    path = _save(tmp_path, "wide.png", red, icc_profile=_rgb_profile_with_red_and_green_swapped())
+    r, g, b = load_image_file(path).pixels.reshape(-1, 3).mean(0)
+    assert g > 200 and r < 60 and b < 60  # this profile's "red" is sRGB green
+
+
+@pytest.mark.parametrize("profile", [
+    ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes(),  # already sRGB: untouched
+    b"not an icc profile at all",  # damaged: ignored
+])
+def test_srgb_or_damaged_profile_leaves_pixels_as_stored(tmp_path, profile):
+    pixels = _rgb_noise(8, 8, seed=3)
+    path = _save(tmp_path, "p.png", Image.fromarray(pixels), icc_profile=profile)
+    np.testing.assert_array_equal(load_image_file(path).pixels, pixels)
+
+
 # ----------------------------------------------------------------------------------- refused files
 
 
@@ -234,7 +277,10 @@ def test_truncated_files_are_reported_as_such(tmp_path, fmt, keep):
 @pytest.mark.parametrize("content,reason", [
     (b"hello, this is a text file\n", "not an image file"),
     (b"", "empty"),
-    (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "not an image file"),  # never run Ghostscript
+    (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "PostScript/EPS"),  # never run Ghostscript
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "HEIC/HEIF"),
+    (b"<?xml version='1.0'?>\n<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>", "SVG"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "PDF document"),
 ])
 def test_non_images_and_empty_files_are_refused(tmp_path, content, reason):
     path = tmp_path / "notes.png"
