@@ -20,8 +20,8 @@ from ..shapes import NUM_CLASSES
 @dataclass(frozen=True)
 class ViTConfig:
     image_size: int = 64
-    stem_channels: tuple[int, ...] = (32, 64, 128)  # one stride-2 3x3 conv each: patch size 2 ** len
-    dim: int = 128
+    stem_channels: tuple[int, ...] = (24, 48, 96)  # one stride-2 3x3 conv each: patch size 2 ** len
+    dim: int = 96
     depth: int = 4
     heads: int = 4
     mlp_ratio: float = 2.0
