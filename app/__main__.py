@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Vision Explorer")
     app.setOrganizationName("VisionExplorer")
+    from pathlib import Path as _Path
+
+    from PySide6.QtGui import QIcon
+
+    app.setWindowIcon(QIcon(str(_Path(__file__).resolve().parent.parent / "assets" / "icons" / "app.png")))
 
     from .main_window import MainWindow
 

@@ -116,7 +116,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.samples_menu = file_menu.addMenu("&Sample images")
         for sample in sample_images():
-            act = self.samples_menu.addAction(sample.title)
+            act = self.samples_menu.addAction(QIcon(str(sample.path)), sample.title)
             act.triggered.connect(lambda _=False, p=sample.path: self.open_path(p))
         self._add_action(file_menu, "&Paste image", self.paste_image, QKeySequence.StandardKey.Paste)
         file_menu.addSeparator()
