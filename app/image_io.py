@@ -151,7 +151,7 @@ def _decode(fp: BinaryIO, label: str, source: str, max_side: int | None = None) 
                 pixels = _to_rgb8(_to_srgb(_apply_orientation(im)), label)
                 if max_side and max(pixels.shape[:2]) > max_side:
                     small = Image.fromarray(pixels)
-                    small.thumbnail((max_side, max_side), Image.BICUBIC, reducing_gap=3.0)
+                    small.thumbnail((max_side, max_side), Image.BILINEAR, reducing_gap=2.0)
                     pixels = np.asarray(small)
         except ImageLoadError:
             raise
