@@ -18,13 +18,14 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from app.samples import SampleImage, sample_images  # noqa: F401  (re-exported for the gallery)
 from models.errors import ImageLoadError
 
 MAX_PIXELS = 100_000_000  # refuse images larger than this (100 megapixels)...
 MAX_SIDE = 20_000  # ...or with a side longer than this
 
 # Formats we let Pillow try, most common first. Deliberately not EPS/PDF/WMF (EPS runs Ghostscript).
-# TGA has no signature, so it comes last.
+# TGA has no signature (random bytes can pass for one), so it is only tried for files named *.tga.
 _FORMATS = ("PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP", "DIB", "TIFF", "AVIF", "JPEG2000",
             "PPM", "ICO", "QOI", "PSD", "TGA")
 _SUFFIXES = {
@@ -85,6 +86,11 @@ def _available_formats() -> tuple[str, ...]:
     return tuple(f for f in _FORMATS if f in Image.OPEN)
 
 
+def _formats_for(label: str) -> tuple[str, ...]:
+    tga = label.lower().endswith(_SUFFIXES["TGA"])
+    return tuple(f for f in _available_formats() if f != "TGA" or tga)
+
+
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(
     s for f in _available_formats() for s in _SUFFIXES.get(f, ()))
 
@@ -112,6 +118,8 @@ def load_image_file(path: str | Path, max_side: int | None = None) -> LoadedImag
         raise ImageLoadError(f"Can't open '{label}': the file does not exist")
     if p.is_dir():
         raise ImageLoadError(f"Can't open '{label}': it is a folder, not an image file")
+    if not p.is_file():  # a pipe or device would block or never end
+        raise ImageLoadError(f"Can't open '{label}': not a regular file")
     try:
         with open(p, "rb") as fp:
             return _decode(fp, label, str(p), max_side)
@@ -225,9 +233,9 @@ def _open_header(fp: BinaryIO, label: str, prefix: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(fp, formats=_available_formats())
+            return Image.open(fp, formats=_formats_for(label))
     except Image.DecompressionBombError as exc:
-        size = _header_size(fp) or _pixels_from_message(str(exc))
+        size = _header_size(fp, _formats_for(label)) or _pixels_from_message(str(exc))
         raise ImageLoadError(_too_large_message(label, size)) from None
     except (UnidentifiedImageError, *_DECODE_ERRORS):
         kind = next((k for sig, k in _SIGNATURES if prefix.startswith(sig)), None)
@@ -240,9 +248,9 @@ def _open_header(fp: BinaryIO, label: str, prefix: bytes) -> Image.Image:
             f"Can't open '{label}': not an image file (PNG, JPEG, GIF, WebP, BMP, TIFF, ...)") from None
 
 
-def _header_size(fp: BinaryIO) -> tuple[int, int] | None:
+def _header_size(fp: BinaryIO, formats: tuple[str, ...]) -> tuple[int, int] | None:
     """Width and height from the header alone, bypassing Pillow's global bomb limit (nothing decoded)."""
-    for fmt in _available_formats():
+    for fmt in formats:
         factory, accept = Image.OPEN[fmt]
         fp.seek(0)
         if accept is not None and not accept(fp.read(16)):
@@ -281,7 +289,8 @@ def _to_rgb8(im: Image.Image, label: str) -> np.ndarray:
     """Any Pillow mode -> (H, W, 3) uint8 RGB. Transparency is composited onto white."""
     mode = im.mode
     if mode in ("I", "F") or mode.startswith("I;16"):
-        return np.repeat(_scale_to_uint8(np.asarray(im))[..., None], 3, axis=2)  # (H, W) -> (H, W, 3)
+        gray = _scale_to_uint8(np.asarray(im), sixteen_bit=mode.startswith("I;16"))  # (H, W)
+        return np.repeat(gray[..., None], 3, axis=2)  # (H, W, 3)
     if _has_alpha(im):
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -298,12 +307,15 @@ def _has_alpha(im: Image.Image) -> bool:
     return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
 
 
-def _scale_to_uint8(a: np.ndarray) -> np.ndarray:
+def _scale_to_uint8(a: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
     """One-channel 16-bit, 32-bit integer or float data -> uint8 with a sensible scale.
 
-    Integers: 0..255 is kept as is, 0..65535 is divided by 257 (16-bit), anything else is stretched
-    from min to max. Floats: 0..1 is multiplied by 255, anything else is stretched; NaN/inf become 0.
+    16-bit files: divided by 257 (65535 -> 255), so a dark image stays dark. 32-bit integers: 0..255
+    is kept, 0..65535 is divided by 257, anything else is stretched from min to max. Floats: 0..1 is
+    multiplied by 255, anything else is stretched; NaN/inf become 0.
     """
+    if sixteen_bit:
+        return ((a.astype(np.int64) + 128) // 257).astype(np.uint8)
     if np.issubdtype(a.dtype, np.floating):
         a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         lo, hi = float(a.min()), float(a.max())
@@ -320,9 +332,3 @@ def _scale_to_uint8(a: np.ndarray) -> np.ndarray:
         return np.full(a.shape, int(np.clip(lo, 0, 255)), np.uint8)
     return np.round((a - lo) * (255.0 / (hi - lo))).astype(np.uint8)
 
-
-def sample_images():
-    """The sample gallery (see app/samples.py), re-exported here for convenience."""
-    from app.samples import sample_images as _samples
-
-    return _samples()

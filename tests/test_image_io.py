@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -40,7 +41,8 @@ def _assert_rgb8(pixels: np.ndarray, h: int, w: int) -> None:
 # ---------------------------------------------------------------------------------------- good files
 
 
-@pytest.mark.parametrize("fmt,suffix", [("PNG", ".png"), ("BMP", ".bmp"), ("TIFF", ".tif"), ("PPM", ".ppm")])
+@pytest.mark.parametrize("fmt,suffix", [
+    ("PNG", ".png"), ("BMP", ".bmp"), ("TIFF", ".tif"), ("PPM", ".ppm"), ("TGA", ".tga")])
 def test_lossless_files_round_trip_pixels(tmp_path, fmt, suffix):
     pixels = _rgb_noise(23, 37)
     path = _save(tmp_path, "img" + suffix, Image.fromarray(pixels), format=fmt)
@@ -94,6 +96,12 @@ def test_16_bit_png_is_scaled_not_clipped(tmp_path):
     assert np.abs(loaded.pixels[..., 0].astype(int) - expected).max() <= 1
     assert (loaded.pixels[..., 0] == loaded.pixels[..., 2]).all()
     assert 0 in loaded.pixels and 255 in loaded.pixels and 40 < np.median(loaded.pixels) < 215
+
+
+def test_dark_16_bit_png_stays_dark(tmp_path):
+    dark = np.full((4, 4), 200, np.uint16)  # 200 of 65535: nearly black, not 200 of 255
+    loaded = load_image_file(_save(tmp_path, "dark.png", Image.fromarray(dark)))
+    assert loaded.pixels.max() <= 1
 
 
 def test_float_tiff_in_unit_range_is_multiplied_by_255(tmp_path):
@@ -288,6 +296,22 @@ def test_non_images_and_empty_files_are_refused(tmp_path, content, reason):
     with pytest.raises(ImageLoadError) as err:
         load_image_file(path)
     assert "'notes.png'" in str(err.value) and reason in str(err.value)
+
+
+def test_headerless_bytes_are_not_guessed_as_targa(tmp_path):
+    tga_like = bytes([0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 8, 0, 24, 0]) + bytes(range(192))
+    path = tmp_path / "data.bin"
+    path.write_bytes(tga_like)
+    with pytest.raises(ImageLoadError, match="not an image file"):
+        load_image_file(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_named_pipe_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "stream.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageLoadError, match="not a regular file"):
+        load_image_file(fifo)
 
 
 def test_missing_file_and_folder_are_refused(tmp_path):
