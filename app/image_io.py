@@ -6,6 +6,8 @@ decompression bomb is refused without using memory.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import math
 import re
@@ -14,6 +16,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import unquote_to_bytes
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -136,6 +139,33 @@ def load_image_file(path: str | Path, max_side: int | None = None) -> LoadedImag
 def load_image_bytes(data: bytes, name: str = "pasted image", max_side: int | None = None) -> LoadedImage:
     """Decode image data held in memory (clipboard, drag-and-drop from a browser)."""
     return _decode(io.BytesIO(bytes(data)), name, name, max_side)
+
+
+MAX_DATA_URL_CHARS = 300_000_000  # a base64 data: URL longer than this is refused before decoding
+
+
+def is_data_url(text: str) -> bool:
+    """True for a 'data:' URL, as browsers give for images embedded in a page."""
+    return text.lstrip()[:5].lower() == "data:"
+
+
+def load_image_data_url(url: str, name: str = "dropped image", max_side: int | None = None) -> LoadedImage:
+    """Decode a 'data:image/...;base64,...' URL (an image dragged out of a web page)."""
+    url = url.strip()
+    head, sep, payload = url.partition(",")
+    if not is_data_url(head) or not sep:
+        raise ImageLoadError(f"Can't open '{name}': not a data: URL")
+    meta = head[5:].lower()
+    media = meta.split(";")[0]
+    if media and not media.startswith("image/"):
+        raise ImageLoadError(f"Can't open '{name}': it holds {media}, not an image")
+    if len(payload) > MAX_DATA_URL_CHARS:
+        raise ImageLoadError(f"'{name}' is too large ({len(payload) / 1e6:.0f} million characters)")
+    try:
+        data = base64.b64decode(payload, validate=False) if meta.endswith(";base64") else unquote_to_bytes(payload)
+    except (binascii.Error, ValueError):
+        raise ImageLoadError(f"'{name}' is truncated or corrupted (bad base64 data)") from None
+    return load_image_bytes(data, name, max_side)
 
 
 def _decode(fp: BinaryIO, label: str, source: str, max_side: int | None = None) -> LoadedImage:

@@ -4,6 +4,7 @@ All files are generated here in tmp_path. No Qt.
 """
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -16,8 +17,8 @@ import pytest
 from PIL import Image, ImageCms
 
 from app.image_io import (
-    MAX_PIXELS, SUPPORTED_SUFFIXES, file_dialog_filter, is_supported_path, load_image_bytes,
-    load_image_file)
+    MAX_PIXELS, SUPPORTED_SUFFIXES, file_dialog_filter, is_data_url, is_supported_path, load_image_bytes,
+    load_image_data_url, load_image_file)
 from app.samples import SAMPLES_DIR, sample_images
 from models.errors import ImageLoadError, UserFacingError
 
@@ -59,6 +60,29 @@ def test_bytes_and_file_give_the_same_image(tmp_path):
     from_bytes = load_image_bytes(path.read_bytes())
     np.testing.assert_array_equal(from_bytes.pixels, load_image_file(path).pixels)
     assert from_bytes.source == "pasted image"
+
+
+def test_data_url_from_a_web_page_round_trips(tmp_path):
+    pixels = _rgb_noise(9, 11, seed=2)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    assert is_data_url(url) and not is_data_url("https://example.com/cat.png")
+    loaded = load_image_data_url(url)
+    np.testing.assert_array_equal(loaded.pixels, pixels)
+    assert loaded.source == "dropped image"
+
+
+@pytest.mark.parametrize("url,reason", [
+    ("data:text/plain;base64,aGVsbG8=", "text/plain, not an image"),
+    ("data:image/svg+xml,%3Csvg%20xmlns%3D'http://www.w3.org/2000/svg'%2F%3E", "SVG"),
+    ("data:image/png;base64,iVBORw0KGgo=", "truncated or corrupted"),
+    ("data:image/png;base64,", "empty"),
+    ("https://example.com/cat.png", "not a data: URL"),
+])
+def test_unusable_data_urls_are_refused(url, reason):
+    with pytest.raises(ImageLoadError, match=reason):
+        load_image_data_url(url, name="web image")
 
 
 def test_jpeg_with_exif_orientation_6_comes_out_rotated(tmp_path):
