@@ -102,3 +102,14 @@ def test_importing_every_widget_does_not_load_torch():
                          timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "", f"widgets pulled in: {res.stdout.strip()}"
+
+
+def test_image_intake_imports_without_qt():
+    code = (
+        "import sys, app.image_io, app.samples\n"
+        f"bad = sorted(k for k in sys.modules if k.split('.')[0] in {sorted(QT)!r})\n"
+        "print(','.join(bad))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "", f"app.image_io pulled in: {res.stdout.strip()}"
