@@ -1,0 +1,42 @@
+"""From raw detector outputs to scored pixel boxes, following each family's published post-processing.
+
+DETR (softmax): per query, softmax over the C real classes plus "no object"; drop "no object"; the score
+is the best real class's probability, the label that class; boxes (normalised cxcywh) are scaled to the
+original image size. Focal-loss families (Deformable DETR, Conditional DETR, RT-DETR) use a sigmoid per
+class and keep the top-k (query, class) pairs instead.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .boxes import cxcywh_to_xyxy, to_pixels
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def softmax_postprocess(logits: np.ndarray, boxes: np.ndarray, width: int, height: int):
+    """logits (Q, C+1) with "no object" last, boxes (Q, 4) normalised cxcywh ->
+    scores (Q,), labels (Q,), xyxy pixel boxes (Q, 4), query index (Q,)."""
+    prob = _softmax(logits.astype(np.float64))[:, :-1]  # (Q, C): "no object" dropped
+    labels = prob.argmax(-1)
+    scores = prob[np.arange(len(prob)), labels]
+    xyxy = to_pixels(cxcywh_to_xyxy(boxes.astype(np.float64)), width, height)
+    return scores.astype(np.float32), labels.astype(np.int64), xyxy.astype(np.float32), np.arange(len(prob))
+
+
+def sigmoid_postprocess(logits: np.ndarray, boxes: np.ndarray, width: int, height: int, top_k: int = 100):
+    """logits (Q, C) per-class sigmoid, boxes (Q, 4) normalised cxcywh -> the top_k (query, class) pairs."""
+    prob = 1 / (1 + np.exp(-logits.astype(np.float64)))  # (Q, C)
+    flat = prob.reshape(-1)
+    k = min(top_k, flat.size)
+    top = np.argpartition(-flat, k - 1)[:k]
+    top = top[np.argsort(-flat[top], kind="stable")]
+    queries, labels = np.divmod(top, prob.shape[1])
+    xyxy = to_pixels(cxcywh_to_xyxy(boxes[queries].astype(np.float64)), width, height)
+    return flat[top].astype(np.float32), labels.astype(np.int64), xyxy.astype(np.float32), queries.astype(np.int64)
+
+
+POSTPROCESSORS = {"softmax": softmax_postprocess, "sigmoid": sigmoid_postprocess}
