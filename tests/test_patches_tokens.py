@@ -11,17 +11,18 @@ from models.errors import UserFacingError
 from models.vit import tokens as T
 
 
-def test_pca_agrees_with_numpy_svd_up_to_sign():
+@pytest.mark.parametrize("shape", [(196, 64), (49, 200)])  # more tokens than width, and fewer
+def test_pca_agrees_with_numpy_svd_up_to_sign(shape):
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(196, 64)) @ rng.normal(size=(64, 64)) + 3.0  # correlated, non-centred
+    x = rng.normal(size=shape) @ rng.normal(size=(shape[1], shape[1])) + 3.0  # correlated, non-centred
     res = T.pca(x, k=5)
     xc = x - x.mean(0)
     u, s, vt = np.linalg.svd(xc, full_matrices=False)
     for i in range(5):
         sign = np.sign(res.axes[i] @ vt[i])
         assert sign != 0
-        np.testing.assert_allclose(res.axes[i], sign * vt[i], atol=1e-8)
-        np.testing.assert_allclose(res.scores[:, i], sign * u[:, i] * s[i], atol=1e-8)
+        np.testing.assert_allclose(res.axes[i], sign * vt[i], atol=1e-7)
+        np.testing.assert_allclose(res.scores[:, i], sign * u[:, i] * s[i], rtol=1e-7, atol=1e-7 * s[0])
     np.testing.assert_allclose(res.explained, s[:5] ** 2 / (s**2).sum())
     assert np.all(np.diff(res.explained) <= 0)
 

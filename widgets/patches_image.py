@@ -49,12 +49,16 @@ class PatchImageView(pg.GraphicsLayoutWidget):
         self.grid = (1, 1)
         self.patch_size = 1
         self._hovered = -1
+        self._image: np.ndarray | None = None
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
     # ------------------------------------------------------------------ content
     def set_image(self, image: np.ndarray, grid: tuple[int, int], patch_size: int) -> None:
         """image (H, W, 3) uint8; grid (gh, gw) patches of patch_size pixels from the top-left corner."""
+        if image is self._image and tuple(grid) == self.grid and int(patch_size) == self.patch_size:
+            return  # same picture: keep it (a layer or patch change redraws only the overlay)
+        self._image = image
         self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
         self.grid, self.patch_size = tuple(grid), int(patch_size)
         gh, gw = self.grid

@@ -76,6 +76,17 @@ class MosaicView(pg.GraphicsLayoutWidget):
             self.tile_hovered.emit(t)
 
 
+_LEVELS = 6
+_PALETTE: list = []
+
+
+def _palette() -> list:
+    if not _PALETTE:
+        steps = np.linspace(0, 255, _LEVELS).astype(int)
+        _PALETTE.extend(pg.mkBrush(int(r), int(g), int(b)) for r in steps for g in steps for b in steps)
+    return _PALETTE
+
+
 class TokenScatter(pg.PlotWidget):
     """Tokens as points on two principal components, coloured like their patch; click to pick one."""
 
@@ -92,6 +103,7 @@ class TokenScatter(pg.PlotWidget):
         self.addItem(self.ring)
         self.scatter.sigClicked.connect(self._on_clicked)
         self._xy = np.zeros((0, 2))
+        self._labels = ("", "")
         for ax in ("left", "bottom"):
             self.getAxis(ax).setPen("k")
             self.getAxis(ax).setTextPen("k")
@@ -99,10 +111,16 @@ class TokenScatter(pg.PlotWidget):
     def set_points(self, x: np.ndarray, y: np.ndarray, colours: np.ndarray, x_label: str, y_label: str) -> None:
         """colours (P, 3) float in [0, 1]; point i is patch i."""
         self._xy = np.stack([x, y], 1)
-        brushes = [pg.mkBrush(*(int(v * 255) for v in c)) for c in colours]
+        # Colours snapped to a 6-level-per-channel palette of shared brushes: pyqtgraph renders one symbol
+        # per distinct brush and caches it, so a layer change reuses them instead of drawing 196 new ones.
+        q = np.clip(np.rint(np.asarray(colours) * (_LEVELS - 1)), 0, _LEVELS - 1).astype(int)
+        palette = _palette()
+        brushes = [palette[i] for i in (q[:, 0] * _LEVELS + q[:, 1]) * _LEVELS + q[:, 2]]
         self.scatter.setData(x=x, y=y, brush=brushes, data=np.arange(len(x)))
-        self.setLabel("bottom", x_label)
-        self.setLabel("left", y_label)
+        if (x_label, y_label) != self._labels:  # relabelling re-lays out the axes: only when it changes
+            self._labels = (x_label, y_label)
+            self.setLabel("bottom", x_label)
+            self.setLabel("left", y_label)
         self.enableAutoRange()
 
     def set_highlight(self, index: int | None) -> None:

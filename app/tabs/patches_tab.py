@@ -16,6 +16,7 @@ from superqt import QLabeledSlider
 
 from models.errors import UserFacingError
 from models.vit import tokens as T
+from models.vit.patch_blas import single_blas_thread
 from models.vit.result import ViTForwardResult
 from widgets.patches_views import (DistanceView, FiltersView, PatchifyView, PositionView, SimilarityView,
                                    TokenPCAView)
@@ -186,7 +187,8 @@ class PatchesTab(TabPage):
             return
         self._dirty.discard(name)
         try:
-            getattr(self, f"_draw_{name}")(self.result, self.views[name])
+            with single_blas_thread():  # small matrices: extra BLAS threads only fight torch for the cores
+                getattr(self, f"_draw_{name}")(self.result, self.views[name])
         except UserFacingError as exc:
             self.ctx.show_error(str(exc))
 
