@@ -26,24 +26,19 @@ def fuse_heads(attn: np.ndarray, fusion: str = "mean") -> np.ndarray:
 
 
 def _discard_lowest(a: np.ndarray, ratio: float, keep_col: int | None) -> np.ndarray:
-    """Zero the lowest `ratio` of each (N, N) map's entries, never column keep_col nor the diagonal."""
-    if ratio <= 0:
-        return a
-    a = a.copy()
+    """Zero the lowest `ratio` of each (N, N) map's entries, never those in column keep_col (the CLS token)."""
     n = a.shape[-1]
-    flat = a.reshape(*a.shape[:-2], n * n)  # view on the copy
-    k = int(flat.shape[-1] * ratio)
-    if k == 0:
+    free = n * n - (n if keep_col is not None else 0)  # entries that may be discarded
+    k = min(int(n * n * ratio), free)
+    if k <= 0:
         return a
-    protected = np.zeros((n, n), bool)
-    np.fill_diagonal(protected, True)
+    flat = a.reshape(-1, n * n).copy()  # (B, N*N)
+    scores = flat.copy()
     if keep_col is not None:
-        protected[:, keep_col] = True
-    protected = protected.reshape(-1)
-    scores = np.where(protected, np.inf, flat)
-    idx = np.argpartition(scores, k - 1, axis=-1)[..., :k]
+        scores[:, keep_col::n] = np.inf  # protected entries are never among the k lowest
+    idx = np.argpartition(scores, k - 1, axis=-1)[:, :k]
     np.put_along_axis(flat, idx, 0.0, axis=-1)
-    return a
+    return flat.reshape(a.shape)
 
 
 def rollout(attentions: np.ndarray, fusion: str = "mean", discard_ratio: float = 0.0,

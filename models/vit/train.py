@@ -34,10 +34,10 @@ class TrainConfig:
     train_size: int = 30_000
     train_seed: int = 0
     batch: int = 64
-    lr: float = 5e-4
+    lr: float = 8e-4
     weight_decay: float = 0.05
     warmup_steps: int = 300
-    max_steps: int = 6_000  # cosine length; the run normally stops earlier, once the targets are met
+    max_steps: int = 4_500  # cosine length; the run normally stops earlier, once the targets are met
     label_smoothing: float = 0.1
     eval_every: int = 250
     checkpoint_seconds: float = 180.0
