@@ -42,10 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.image:
         from models.errors import ImageLoadError
 
-        from .image_io import load_image_file
+        from .image_io import MAX_WORKING_SIDE, load_image_file
 
         try:
-            loaded = load_image_file(args.image)
+            loaded = load_image_file(args.image, max_side=MAX_WORKING_SIDE)
         except ImageLoadError as exc:
             print(f"vision-explorer: {exc}", file=sys.stderr)
             return 2

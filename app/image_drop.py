@@ -8,7 +8,7 @@ from PySide6.QtGui import QImage
 
 from models.errors import ImageLoadError
 
-from .image_io import LoadedImage, load_image_bytes, load_image_file
+from .image_io import MAX_WORKING_SIDE, LoadedImage, is_data_url, load_image_bytes, load_image_data_url, load_image_file
 
 _IMAGE_MIME_PREFERENCE = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff")
 
@@ -32,22 +32,26 @@ def load_from_mime(mime: QMimeData, what: str) -> LoadedImage:
     if mime.hasUrls():
         local = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
         if local:
-            return load_image_file(local[0])
+            return load_image_file(local[0], max_side=MAX_WORKING_SIDE)
     for fmt in _IMAGE_MIME_PREFERENCE + tuple(f for f in mime.formats() if f.startswith("image/")):
         if fmt in mime.formats():
             raw = bytes(mime.data(fmt).data())
             if raw:
-                return load_image_bytes(raw, f"{what} ({fmt})")
+                return load_image_bytes(raw, f"{what} ({fmt})", max_side=MAX_WORKING_SIDE)
     if mime.hasImage():
         image = mime.imageData()
         if isinstance(image, QImage) and not image.isNull():
-            return load_image_bytes(qimage_to_png_bytes(image), what)
+            return load_image_bytes(qimage_to_png_bytes(image), what, max_side=MAX_WORKING_SIDE)
     if mime.hasUrls():
         url = mime.urls()[0].toString()
+        if is_data_url(url):
+            return load_image_data_url(url, what)
         raise ImageLoadError(f"{url} is a web address: drag the picture itself, or save it and open the file.")
     text = mime.text().strip() if mime.hasText() else ""
+    if text and is_data_url(text):
+        return load_image_data_url(text, what)
     if text and "\n" not in text and Path(text).expanduser().is_file():
-        return load_image_file(Path(text).expanduser())
+        return load_image_file(Path(text).expanduser(), max_side=MAX_WORKING_SIDE)
     if text:
         raise ImageLoadError(f"The {what} holds text, not an image.")
     raise ImageLoadError(f"The {what} holds no image.")

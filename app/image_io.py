@@ -26,6 +26,7 @@ from models.errors import ImageLoadError
 
 MAX_PIXELS = 100_000_000  # refuse images larger than this (100 megapixels)...
 MAX_SIDE = 20_000  # ...or with a side longer than this
+MAX_WORKING_SIDE = 4096  # what the app keeps of larger images (longest side), so tabs don't get 150 MB arrays
 
 # Formats we let Pillow try, most common first. Deliberately not EPS/PDF/WMF (EPS runs Ghostscript).
 # TGA has no signature (random bytes can pass for one), so it is only tried for files named *.tga.

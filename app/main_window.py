@@ -15,7 +15,7 @@ from models.errors import ImageLoadError
 from .about import about_html
 from .context import AppContext, make_settings
 from .image_drop import load_from_mime, mime_has_image
-from .image_io import LoadedImage, file_dialog_filter, load_image_file
+from .image_io import MAX_WORKING_SIDE, LoadedImage, file_dialog_filter, load_image_file
 from .samples import sample_images
 from .status_panel import StatusPanel
 from .tabs import TAB_KEYS, load_tab_classes
@@ -175,7 +175,7 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path) -> bool:
         """Load a file as the current image; on failure show why and keep everything as it was."""
         try:
-            loaded = load_image_file(path)
+            loaded = load_image_file(path, max_side=MAX_WORKING_SIDE)
         except ImageLoadError as exc:
             self.show_error(str(exc))
             return False
@@ -357,7 +357,7 @@ class MainWindow(QMainWindow):
         for path in self.recent_files()[:1] + [str(s.path) for s in sample_images() if s.kind == "shapes"][:1]:
             if Path(path).is_file():
                 try:
-                    self.set_image(load_image_file(path))
+                    self.set_image(load_image_file(path, max_side=MAX_WORKING_SIDE))
                     return
                 except ImageLoadError:
                     continue
