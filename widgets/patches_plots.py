@@ -153,16 +153,13 @@ class DistancePlot(pg.PlotWidget):
         self.scatter = pg.ScatterPlotItem(size=9, pen=pg.mkPen((40, 40, 40), width=0.5), hoverable=True,
                                           hoverSize=13, tip=self._tip)
         self.addItem(self.scatter)
-        self.reference = pg.InfiniteLine(angle=0, pen=pg.mkPen((120, 120, 120), width=1, style=pg.QtCore.Qt.DashLine),
-                                         label="uniform attention: {value:.1f} px",
-                                         labelOpts={"position": 0.15, "color": (90, 90, 90)})
+        self.reference = pg.InfiniteLine(angle=0, pen=pg.mkPen((120, 120, 120), width=1, style=pg.QtCore.Qt.DashLine))
         self.addItem(self.reference)
         self.setLabel("bottom", "layer (network depth)")
         self.setLabel("left", "mean attention distance (pixels)")
         for ax in ("left", "bottom"):
             self.getAxis(ax).setPen("k")
             self.getAxis(ax).setTextPen("k")
-        self.legend_text = pg.TextItem("", color=(60, 60, 60), anchor=(0, 0))
 
     @staticmethod
     def _tip(x, y, data):
@@ -185,6 +182,8 @@ class DistancePlot(pg.PlotWidget):
         data_arr[:] = data
         self.scatter.setData(x=xs, y=ys, brush=brushes, data=data_arr)
         self.reference.setValue(uniform_px)
+        self.setTitle(f"dots: heads, coloured by head index; dashed line: uniform attention ({uniform_px:.1f} px)",
+                      color="#444", size="9pt")
         self.setXRange(0.5, n_layers + 0.5, padding=0)
         self.setYRange(0, max(float(np.max(mad)) if mad.size else 1.0, uniform_px) * 1.1, padding=0)
         self.getAxis("bottom").setTicks([[(i + 1, str(i + 1)) for i in range(n_layers)]])

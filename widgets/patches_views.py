@@ -233,8 +233,9 @@ class TokenPCAView(ViewPage):
         return self.x_comp.value() - 1, self.y_comp.value() - 1
 
     def set_data(self, image, grid, patch_size, rgb: np.ndarray, scores: np.ndarray, explained: np.ndarray,
-                 selected: int | None, layer_text: str) -> None:
-        """rgb (gh, gw, 3) in [0, 1]; scores (P, k) token projections; explained (k,) variance fractions."""
+                 selected: int | None, layer_text: str, colours: np.ndarray | None = None) -> None:
+        """rgb (gh, gw, 3) in [0, 1]; scores (P, k) token projections; explained (k,) variance fractions;
+        colours (P, 3) of the scatter points (default: the patch's rgb)."""
         k = scores.shape[1]
         for box in (self.x_comp, self.y_comp):
             box.blockSignals(True)
@@ -244,7 +245,7 @@ class TokenPCAView(ViewPage):
         cx, cy = min(cx, k - 1), min(cy, k - 1)
         self.image_view.set_image(image, grid, patch_size)
         self.image_view.set_rgb_overlay(rgb, self.opacity.value())
-        self.scatter.set_points(scores[:, cx], scores[:, cy], rgb.reshape(-1, 3),
+        self.scatter.set_points(scores[:, cx], scores[:, cy], rgb.reshape(-1, 3) if colours is None else colours,
                                 f"PC{cx + 1} ({100 * explained[cx]:.0f}% of variance)",
                                 f"PC{cy + 1} ({100 * explained[cy]:.0f}% of variance)")
         self.set_selected(selected)

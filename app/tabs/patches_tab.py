@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QPushButton, QSplitter,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QPushButton, QStackedWidget,
+                               QVBoxLayout, QWidget)
 from superqt import QLabeledSlider
 
 from models.errors import UserFacingError
@@ -54,7 +54,7 @@ class PatchesTab(TabPage):
         for key, view in self.views.items():
             self.view_list.addItem(view.heading.split(":")[0])
             self.stack.addWidget(view)
-        self.view_list.setMaximumWidth(190)
+        self.view_list.setFixedWidth(170)
 
         self.model_label = QLabel("No image yet: drop an image on the window or use File > Open.")
         self.model_label.setWordWrap(True)
@@ -71,13 +71,12 @@ class PatchesTab(TabPage):
         top.addWidget(self.layer_text)
         top.addWidget(self.layer_slider, 2)
         top.addWidget(self.save_button)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.view_list)
-        split.addWidget(self.stack)
-        split.setStretchFactor(1, 1)
+        body = QHBoxLayout()
+        body.addWidget(self.view_list)
+        body.addWidget(self.stack, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(split, 1)
+        layout.addLayout(body, 1)
 
         self.view_list.currentRowChanged.connect(self._on_view_changed)
         self.layer_slider.valueChanged.connect(self.set_layer)
@@ -232,8 +231,11 @@ class PatchesTab(TabPage):
                 else T.pca_rgb(tokens, r.grid)
         else:
             rgb = T.pca_rgb(tokens, r.grid, mask)
+        colours = rgb.reshape(-1, 3).copy()
+        if mask is not None:
+            colours[~mask.reshape(-1)] = 0.45  # background points grey in the scatter (black on the image)
         view.set_data(r.image, r.grid, r.patch_size, rgb, res.scores, res.explained, self.selected,
-                      self._layer_caption())
+                      self._layer_caption(), colours)
 
     def _draw_similarity(self, r: ViTForwardResult, view: SimilarityView) -> None:
         toks = r.hidden_states[self.layer]  # (N, D)
