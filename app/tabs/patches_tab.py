@@ -207,9 +207,13 @@ class PatchesTab(TabPage):
             view.set_data(None, None, 0, (0, 0), None)
             return
         tiles = T.filter_tiles(f[:MAX_FILTER_TILES])
-        comps, explained = T.filter_components(f, FILTER_COMPONENTS)
+        comps, explained = T.filter_components(f, min(FILTER_COMPONENTS, max(1, len(f) // 2)))
         cols = int(np.ceil(np.sqrt(len(tiles) * 1.5)))
         view.set_data(T.mosaic(tiles, cols), T.mosaic(comps, 7), len(f), f.shape[2:], explained)
+        if f.shape[2] != r.patch_size:
+            view.status.setText(view.status.text() + f" This model embeds patches with a stack of convolutions (a "
+                                f"conv stem): these are the {f.shape[2]}x{f.shape[3]} filters of its first one, which "
+                                f"slide over the image; the stem as a whole covers {r.patch_size}x{r.patch_size} px.")
         if len(f) > MAX_FILTER_TILES:
             view.status.setText(view.status.text() + f" Showing the first {MAX_FILTER_TILES} of {len(f)} filters.")
 
