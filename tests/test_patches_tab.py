@@ -137,3 +137,23 @@ def test_hover_in_sequence_strip_shows_that_token(tab, qtbot):
     assert "row 1, column 2" in view.info.text()
     np.testing.assert_array_equal(view.block_view.image_item.image,
                                   (T.patch_block(r.image, r.grid, 8, 9) / 255.0 * 255).astype(np.uint8))
+
+
+def test_tab_shows_the_shared_session_forward_without_its_own(tab, qtbot):
+    from app.vit_session import shared_session
+
+    session = shared_session(tab.ctx)
+    session.set_model("vit/bundled-shapes", "random")
+    submitted = []
+    original = tab.ctx.worker.submit
+    tab.ctx.worker.submit = lambda *a, **k: submitted.append(k.get("channel")) or original(*a, **k)
+    image = (np.random.default_rng(0).random((80, 100, 3)) * 255).astype(np.uint8)
+    with qtbot.waitSignal(session.result_ready, timeout=60_000):
+        tab.set_image(image)
+    assert tab.result is session.result and tab.result.grid == (8, 8)
+    tab.ctx.worker.submit = original
+    assert submitted == ["vit"]  # one forward, through the session's channel
+    tab.set_image(image)  # same image again (the Attention tab asking too): no second forward
+    assert not session.is_busy()
+    show(tab, qtbot, "distance")
+    assert len(tab.views["distance"].plot.scatter.getData()[0]) == tab.result.num_layers * tab.result.num_heads

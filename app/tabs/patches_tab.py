@@ -95,8 +95,21 @@ class PatchesTab(TabPage):
             return
         self._session = shared_session(self.ctx)
         self._session.result_ready.connect(self.show_result)
-        if getattr(self._session, "result", None) is not None:
+        self._session.busy_changed.connect(self._on_busy_changed)
+        self._session.failed.connect(self._on_failed)
+        if self._session.result is not None:
             self.show_result(self._session.result)
+
+    @Slot(bool)
+    def _on_busy_changed(self, busy: bool) -> None:
+        if busy:
+            self.model_label.setText("Running the ViT on the image (shared with the Attention tab)...")
+        elif self.result is not None:
+            self._update_model_text()
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.model_label.setText(f"The ViT could not run: {message}")
 
     def set_image(self, image: np.ndarray) -> None:
         super().set_image(image)
@@ -129,10 +142,7 @@ class PatchesTab(TabPage):
         self.layer_slider.setValue(self.layer)
         self.layer_slider.blockSignals(False)
         self._update_layer_text()
-        h, w = result.image.shape[:2]
-        self.model_label.setText(f"<b>{result.model_title}</b>: {w}x{h} px image, {gh}x{gw} patches of "
-                                 f"{result.patch_size} px, {result.num_prefix} special token(s), "
-                                 f"{result.hidden_states.shape[0] - 1} blocks")
+        self._update_model_text()
         self.save_button.setEnabled(True)
         self._dirty = set(self.views)
         self._refresh()
@@ -172,6 +182,14 @@ class PatchesTab(TabPage):
     def _on_pca_options(self) -> None:
         self._dirty.add("pca")
         self._refresh()
+
+    def _update_model_text(self) -> None:
+        r = self.result
+        h, w = r.image.shape[:2]
+        gh, gw = r.grid
+        self.model_label.setText(f"<b>{r.model_title}</b>: {w}x{h} px input, {gh}x{gw} patches of {r.patch_size} px, "
+                                 f"{r.num_prefix} special token(s), {r.num_layers} blocks of {r.num_heads} heads, "
+                                 f"width {r.hidden_states.shape[2]}")
 
     def _update_layer_text(self) -> None:
         self.layer_text.setText("Layer: embedded input" if self.layer == 0 else f"Layer: block {self.layer}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 
 from models.errors import UserFacingError
 
@@ -80,6 +79,8 @@ def _top_eigh(sym: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     n = sym.shape[0]
     k = min(k, n)
     if k < n // 2:
+        import scipy.linalg  # lazily: importing it costs ~0.3 s at start-up
+
         w, v = scipy.linalg.eigh(sym, subset_by_index=[n - k, n - 1], driver="evr")
     else:
         w, v = np.linalg.eigh(sym)
