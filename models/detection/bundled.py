@@ -58,7 +58,7 @@ class BundledDetector(Detector):
         h, w = image.shape[:2]
         size = self.model.config.image_size
         small = image if (h, w) == (size, size) else np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
-        x = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1)[None].float().div(255).to(self.device)
+        x = torch.from_numpy(np.array(small, copy=True)).permute(2, 0, 1)[None].float().div(255).to(self.device)
         t0 = time.perf_counter()
         with torch.inference_mode():
             self.model.set_capture(True)

@@ -62,3 +62,18 @@ class DetectionResult:
                         "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
                         "score": round(float(self.scores[i]), 4)})
         return out
+
+
+def coco_document(result: DetectionResult, indices: np.ndarray, file_name: str = "image.png") -> dict:
+    """A COCO-format dict (images, annotations with scores, categories) of the shown detections."""
+    h, w = result.image.shape[:2]
+    annotations = []
+    for n, det in enumerate(result.to_coco(indices, image_id=1), start=1):
+        x, y, bw, bh = det["bbox"]
+        annotations.append({"id": n, "image_id": 1, "category_id": det["category_id"], "bbox": det["bbox"],
+                            "area": round(bw * bh, 2), "iscrowd": 0, "score": det["score"]})
+    used = sorted({a["category_id"] for a in annotations})
+    return {"info": {"description": f"Detections by {result.model_title}"},
+            "images": [{"id": 1, "width": int(w), "height": int(h), "file_name": file_name}],
+            "annotations": annotations,
+            "categories": [{"id": c, "name": result.class_name(c)} for c in used]}
