@@ -1,6 +1,8 @@
 """Training and evaluation data for the shapes detector: models.shapes DETECTION scenes as tensors."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -29,6 +31,20 @@ class ShapesDetectionSet:
         samples = generate(n, seed, DETECTION)
         self.images = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2).contiguous()
         self.targets = [targets_of(s) for s in samples]
+
+    @classmethod
+    def cached(cls, n: int, seed: int, path: Path) -> "ShapesDetectionSet":
+        """The same set, generated once and kept in a file (restarts of a training skip the generation)."""
+        if path.is_file():
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            self = cls.__new__(cls)
+            self.images = saved["images"]
+            self.targets = [{"labels": l, "boxes": b} for l, b in zip(saved["labels"], saved["boxes"])]
+            return self
+        self = cls(n, seed)
+        torch.save({"images": self.images, "labels": [t["labels"] for t in self.targets],
+                    "boxes": [t["boxes"] for t in self.targets]}, path)
+        return self
 
     def __len__(self) -> int:
         return len(self.targets)
