@@ -157,3 +157,18 @@ def test_tab_shows_the_shared_session_forward_without_its_own(tab, qtbot):
     assert not session.is_busy()
     show(tab, qtbot, "distance")
     assert len(tab.views["distance"].plot.scatter.getData()[0]) == tab.result.num_layers * tab.result.num_heads
+
+
+def test_similarity_to_a_special_token(tab, qtbot):
+    r = make_result(seed=7)
+    tab.show_result(r)
+    show(tab, qtbot, "similarity")
+    view = tab.views["similarity"]
+    assert [view.query.itemText(i) for i in range(view.query.count())] == ["clicked patch", "CLS", "REG0"]
+    view.query.setCurrentIndex(1)  # CLS
+    expected = T.cosine_to(r.hidden_states[tab.layer], 0)[2:].reshape(5, 7)
+    np.testing.assert_allclose(view.image_view.overlay_item.image, expected, atol=1e-5)
+    assert not view.image_view.highlight.isVisible() and "CLS" in view.status.text()
+    click(qtbot, view.image_view, view.image_view.widget_pos_of_patch(3))  # a click makes the patch the query
+    assert view.query.currentIndex() == 0 and tab.selected == 3
+    assert view.image_view.overlay_item.image[0, 3] == pytest.approx(1.0, abs=1e-5)

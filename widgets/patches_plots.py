@@ -96,8 +96,9 @@ class TokenScatter(pg.PlotWidget):
         super().__init__(parent)
         self.setBackground("w")
         self.setMenuEnabled(False)
+        self.grid_w = 1  # patches per grid row, for the hover tip
         self.scatter = pg.ScatterPlotItem(size=9, pen=pg.mkPen((40, 40, 40), width=0.6), hoverable=True,
-                                          hoverSize=13, tip=None)
+                                          hoverSize=13, tip=self._tip)
         self.ring = pg.ScatterPlotItem(size=20, pen=pg.mkPen((255, 30, 30), width=3), brush=None)
         self.addItem(self.scatter)
         self.addItem(self.ring)
@@ -128,6 +129,10 @@ class TokenScatter(pg.PlotWidget):
             self.ring.setData([], [])
         else:
             self.ring.setData([self._xy[index, 0]], [self._xy[index, 1]])
+
+    def _tip(self, x, y, data) -> str:
+        r, c = divmod(int(data), max(1, self.grid_w))
+        return f"patch row {r}, column {c}"
 
     def widget_pos_of_point(self, index: int) -> QPointF:
         scene = self.plotItem.vb.mapViewToScene(QPointF(*self._xy[index]))

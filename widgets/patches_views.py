@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
 
 from .patches_image import PatchImageView
@@ -245,6 +245,7 @@ class TokenPCAView(ViewPage):
         cx, cy = min(cx, k - 1), min(cy, k - 1)
         self.image_view.set_image(image, grid, patch_size)
         self.image_view.set_rgb_overlay(rgb, self.opacity.value())
+        self.scatter.grid_w = rgb.shape[1]
         self.scatter.set_points(scores[:, cx], scores[:, cy], rgb.reshape(-1, 3) if colours is None else colours,
                                 f"PC{cx + 1} ({100 * explained[cx]:.0f}% of variance)",
                                 f"PC{cy + 1} ({100 * explained[cy]:.0f}% of variance)")
@@ -264,6 +265,7 @@ class SimilarityView(ViewPage):
                  "model makes tokens of the same object alike, even far apart in the image.")
 
     patch_selected = Signal(int)
+    query_changed = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -271,24 +273,47 @@ class SimilarityView(ViewPage):
         self.opacity = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0.0, 1.0)
         self.opacity.setValue(0.75)
+        self.query = QComboBox()
+        self.query.setToolTip("Compare every patch with the clicked patch, or with a special token such as CLS")
+        self.query.addItem("clicked patch")
         row = QHBoxLayout()
+        row.addWidget(QLabel("query token"))
+        row.addWidget(self.query)
         row.addWidget(QLabel("overlay opacity"))
         row.addWidget(self.opacity, 1)
         self.outer.addLayout(row)
         self.finish(self.image_view)
-        self.image_view.patch_clicked.connect(self.patch_selected)
+        self.image_view.patch_clicked.connect(self._on_patch_clicked)
+        self.query.currentIndexChanged.connect(self.query_changed)
         self.opacity.valueChanged.connect(self.image_view.set_overlay_opacity)
 
-    def set_data(self, image, grid, patch_size, similarity: np.ndarray, selected: int, prefix_sims: dict,
-                 layer_text: str) -> None:
-        """similarity (gh, gw) of each patch token to the selected one; prefix_sims: name -> similarity."""
+    def set_prefix_tokens(self, names) -> None:
+        """The special tokens offered as queries besides the clicked patch."""
+        self.query.blockSignals(True)
+        self.query.clear()
+        self.query.addItem("clicked patch")
+        self.query.addItems(list(names))
+        self.query.blockSignals(False)
+
+    def query_prefix(self) -> int | None:
+        """Index of the special token chosen as query, or None for the clicked patch."""
+        i = self.query.currentIndex()
+        return None if i <= 0 else i - 1
+
+    @Slot(int)
+    def _on_patch_clicked(self, patch: int) -> None:
+        self.query.setCurrentIndex(0)  # clicking a patch makes it the query again
+        self.patch_selected.emit(patch)
+
+    def set_data(self, image, grid, patch_size, similarity: np.ndarray, selected: int | None, query_name: str,
+                 others: dict, layer_text: str) -> None:
+        """similarity (gh, gw) of each patch token to the query token; others: special token -> similarity."""
         self.image_view.set_image(image, grid, patch_size)
         lo = float(min(0.0, np.min(similarity)))
         self.image_view.set_heat_overlay(similarity, (lo, 1.0), "viridis", self.opacity.value())
         self.image_view.set_highlight(selected)
-        r, c = divmod(selected, grid[1])
-        extra = "".join(f"; to {name}: {v:.2f}" for name, v in prefix_sims.items())
-        self.status.setText(f"{layer_text}, query patch row {r}, column {c}. Similarity to its own token is 1{extra}.")
+        extra = "".join(f"; to {name}: {v:.2f}" for name, v in others.items())
+        self.status.setText(f"{layer_text}, query: {query_name}{extra}.")
 
 
 class DistanceView(ViewPage):

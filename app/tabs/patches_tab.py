@@ -84,6 +84,7 @@ class PatchesTab(TabPage):
         self.views["pca"].patch_selected.connect(self.set_selected)
         self.views["pca"].options_changed.connect(self._on_pca_options)
         self.views["similarity"].patch_selected.connect(self.set_selected)
+        self.views["similarity"].query_changed.connect(self._on_similarity_query)
         self.view_list.setCurrentRow(list(self.views).index("pca"))
         self._connect_session()
 
@@ -144,6 +145,7 @@ class PatchesTab(TabPage):
         self._update_layer_text()
         self._update_model_text()
         self.save_button.setEnabled(True)
+        self.views["similarity"].set_prefix_tokens(result.prefix_tokens)
         self._dirty = set(self.views)
         self._refresh()
 
@@ -176,6 +178,11 @@ class PatchesTab(TabPage):
     @Slot(int)
     def _on_view_changed(self, row: int) -> None:
         self.stack.setCurrentIndex(row)
+        self._refresh()
+
+    @Slot()
+    def _on_similarity_query(self) -> None:
+        self._dirty.add("similarity")
         self._refresh()
 
     @Slot()
@@ -261,9 +268,16 @@ class PatchesTab(TabPage):
 
     def _draw_similarity(self, r: ViTForwardResult, view: SimilarityView) -> None:
         toks = r.hidden_states[self.layer]  # (N, D)
-        sims = T.cosine_to(toks, r.num_prefix + self.selected)  # (N,)
-        prefix = {name: float(sims[i]) for i, name in enumerate(r.prefix_tokens)}
-        view.set_data(r.image, r.grid, r.patch_size, sims[r.num_prefix:].reshape(r.grid), self.selected, prefix,
+        q = view.query_prefix()
+        if q is None:
+            query, highlight = r.num_prefix + self.selected, self.selected
+            row, col = divmod(self.selected, r.grid[1])
+            name = f"patch row {row}, column {col} (its own similarity is 1)"
+        else:
+            query, highlight, name = q, None, f"the {r.prefix_tokens[q]} token"
+        sims = T.cosine_to(toks, query)  # (N,)
+        others = {n: float(sims[i]) for i, n in enumerate(r.prefix_tokens) if i != query}
+        view.set_data(r.image, r.grid, r.patch_size, sims[r.num_prefix:].reshape(r.grid), highlight, name, others,
                       self._layer_caption())
 
     def _draw_distance(self, r: ViTForwardResult, view: DistanceView) -> None:
