@@ -18,10 +18,11 @@ import torch
 from ..errors import UserFacingError
 from ..jobs import JobContext, Progress
 from .model import DiffusionModel
-from .schedule import NoiseSchedule, predict_x0
+from .results import NOISE_RANGE, SamplingPartial, SamplingRequest, SamplingResult, Trajectory
+from .schedule import predict_x0
 
 MAX_TRAJECTORY_BYTES = 2 * 2**30
-NOISE_RANGE = 3.0  # predicted noise shown from -3 to 3 sigma
+
 
 
 # ---- the step formulas ---------------------------------------------------------------------------
@@ -68,6 +69,7 @@ class SamplerSpec:
     uses_steps: bool  # False: always every timestep of the schedule
     uses_eta: bool
     timesteps: Callable[[int, int], np.ndarray]  # (T, requested steps) -> descending 0-based timesteps
+    step: Callable  # (x_t, eps_hat, alpha_bar_t, alpha_bar_s, eta, z, clip) -> (x_s, x0_hat)
 
 
 def _all_timesteps(T: int, steps: int) -> np.ndarray:
@@ -79,61 +81,16 @@ def _spaced_timesteps(T: int, steps: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, T - 1, steps)).astype(np.int64))[::-1].copy()
 
 
+def _ddpm(x_t, eps_hat, ab_t, ab_s, eta, z, clip):
+    return ddpm_step(x_t, eps_hat, ab_t, ab_s, z, clip)
+
+
 SAMPLERS: dict[str, SamplerSpec] = {
     "ddpm": SamplerSpec("DDPM", "Ancestral sampling through every timestep, fresh noise each step.",
-                        False, False, _all_timesteps),
+                        False, False, _all_timesteps, _ddpm),
     "ddim": SamplerSpec("DDIM", "Jumps over timesteps; eta 0 is deterministic, eta 1 behaves like DDPM.",
-                        True, True, _spaced_timesteps),
+                        True, True, _spaced_timesteps, ddim_step),
 }
-
-
-@dataclass(frozen=True)
-class SamplingRequest:
-    sampler: str = "ddim"
-    steps: int = 50  # DDIM only
-    eta: float = 0.0  # DDIM only
-    seed: int = 0
-    batch: int = 16
-    class_ids: tuple[int, ...] | None = None  # per image (cycled), None: unconditional
-    guidance: float = 2.5  # classifier-free guidance scale (1: plain conditional)
-    clip: bool | None = None  # None: the model's default
-    stream_interval_s: float = 0.05  # at most one partial result per interval
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """Every step of a run. Arrays are preallocated; while the run goes on, a partial result shares them.
-    Position k (0..S) shows x_t[k]; eps_hat/x0_hat of position k are those of step min(k, S - 1)."""
-
-    timesteps: np.ndarray  # (S,) int64, the timestep each step starts from (descending)
-    x_t: np.ndarray  # (S + 1, B, H, W, C) uint8; [0] is the starting noise, [S] the final images
-    eps_hat: np.ndarray  # (S, B, H, W, C) uint8, noise from -3 to 3 mapped to 0..255
-    x0_hat: np.ndarray  # (S, B, H, W, C) uint8
-    labels: np.ndarray | None  # (B,) int64
-    class_names: tuple[str, ...]
-    sampler: str
-    guidance: float
-
-    @property
-    def num_steps(self) -> int:
-        return int(self.timesteps.shape[0])
-
-    @property
-    def num_positions(self) -> int:
-        return self.num_steps + 1
-
-
-@dataclass(frozen=True)
-class SamplingPartial:
-    trajectory: Trajectory
-    steps_done: int  # x_t[0 .. steps_done] and eps/x0 [0 .. steps_done - 1] are filled
-
-
-@dataclass(frozen=True)
-class SamplingResult:
-    trajectory: Trajectory
-    final: np.ndarray  # (B, H, W, C) uint8
-    seconds: float
 
 
 def to_uint8(x: torch.Tensor, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
@@ -174,50 +131,47 @@ def plan(model: DiffusionModel, req: SamplingRequest) -> np.ndarray:
 
 
 def sample_job(ctx: JobContext, model: DiffusionModel, req: SamplingRequest, capture: bool = True):
-    """The reverse process as a job. Yields Progress and SamplingPartial; returns SamplingResult."""
-    torch.set_grad_enabled(False)
+    """The reverse process as a job. Yields Progress and SamplingPartial; returns SamplingResult.
+    No-grad mode is entered per step, never held across a yield (other jobs share the worker thread)."""
     start = time.perf_counter()
     timesteps = plan(model, req)
     labels_np = _labels(model, req)
-    traj = _allocate(model, req, timesteps, labels_np) if capture else None
+    traj = _allocate(model, req, timesteps if capture else timesteps[:0], labels_np)
     dev = torch.device(model.device)
-    sched: NoiseSchedule = model.schedule
-    ab = sched.alpha_bar
+    ab = model.schedule.alpha_bar
     clip = model.clip_sample if req.clip is None else req.clip
+    step_fn = SAMPLERS[req.sampler].step
     gen = torch.Generator().manual_seed(int(req.seed))
     shape = (req.batch, model.channels, model.image_size, model.image_size)
-    x = torch.randn(shape, generator=gen).to(dev)  # (B, C, H, W)
-    labels = torch.as_tensor(labels_np, device=dev) if labels_np is not None else None
-    if capture:
-        traj.x_t[0] = to_uint8(x)
+    with torch.inference_mode():
+        x = torch.randn(shape, generator=gen).to(dev)  # (B, C, H, W)
+        labels = torch.as_tensor(labels_np, device=dev) if labels_np is not None else None
+        if capture:
+            traj.x_t[0] = to_uint8(x)
     last_stream = time.perf_counter()
     n = len(timesteps)
-    with torch.inference_mode():
-        for i, t in enumerate(timesteps):
-            ctx.check_cancelled()
-            t = int(t)
-            ab_t = float(ab[t])
-            ab_s = float(ab[timesteps[i + 1]]) if i + 1 < n else 1.0
+    for i, t in enumerate(timesteps):
+        ctx.check_cancelled()
+        t = int(t)
+        ab_t = float(ab[t])
+        ab_s = float(ab[timesteps[i + 1]]) if i + 1 < n else 1.0
+        last = i + 1 == n
+        with torch.inference_mode():
             eps = model.eps(x, t, labels, req.guidance, torch.tensor(ab_t, device=dev))
-            last = i + 1 == n
             z = None if last else torch.randn(shape, generator=gen).to(dev)
-            if req.sampler == "ddpm":
-                x_next, x0 = ddpm_step(x, eps, ab_t, ab_s, z, clip)
-            else:
-                x_next, x0 = ddim_step(x, eps, ab_t, ab_s, req.eta, z, clip)
+            x_next, x0 = step_fn(x, eps, ab_t, ab_s, req.eta, z, clip)
             if capture:
                 traj.eps_hat[i] = to_uint8(eps, -NOISE_RANGE, NOISE_RANGE)
                 traj.x0_hat[i] = to_uint8(x0)
                 traj.x_t[i + 1] = to_uint8(x_next)
-            x = x_next
-            now = time.perf_counter()
-            if capture and (last or now - last_stream >= req.stream_interval_s):
-                last_stream = now
-                yield Progress((i + 1) / n, f"{SAMPLERS[req.sampler].title} step {i + 1}/{n} (t = {t})")
-                yield SamplingPartial(traj, i + 1)
-    final = to_uint8(x)
-    if traj is None:
-        traj = _allocate(model, req, timesteps[:0], labels_np)
+        x = x_next
+        now = time.perf_counter()
+        if capture and (last or now - last_stream >= req.stream_interval_s):
+            last_stream = now
+            yield Progress((i + 1) / n, f"{SAMPLERS[req.sampler].title} step {i + 1}/{n} (t = {t})")
+            yield SamplingPartial(traj, i + 1)
+    with torch.inference_mode():
+        final = to_uint8(x)
     return SamplingResult(trajectory=traj, final=final, seconds=time.perf_counter() - start)
 
 

@@ -1,5 +1,6 @@
 """Noise schedules and the closed-form forward process q(x_t | x_0) (Ho et al. 2020).
 
+No torch import at module level: the tab's forward view uses the numpy parts on the GUI thread.
 Timesteps are 0-based: t = 0 is the first noising step, t = T - 1 the last. ``alpha_bar[t]`` is the
 product of (1 - beta_s) for s <= t; ``alpha_bar_prev(t)`` is 1 for t = 0 (the clean image).
 """
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ class NoiseSchedule:
         ab = self.alpha_bar
         return ab / np.maximum(1.0 - ab, 1e-20)
 
-    def tensors(self, device: str | torch.device = "cpu") -> "ScheduleTensors":
+    def tensors(self, device="cpu") -> "ScheduleTensors":
+        import torch
         return ScheduleTensors(
             betas=torch.tensor(self.betas, dtype=torch.float32, device=device),
             alpha_bar=torch.tensor(self.alpha_bar, dtype=torch.float32, device=device),
@@ -47,8 +48,8 @@ class NoiseSchedule:
 
 @dataclass(frozen=True)
 class ScheduleTensors:
-    betas: torch.Tensor  # (T,)
-    alpha_bar: torch.Tensor  # (T,)
+    betas: "torch.Tensor"  # (T,)  # noqa: F821
+    alpha_bar: "torch.Tensor"  # (T,)  # noqa: F821
 
 
 def linear_schedule(num_steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
@@ -87,14 +88,15 @@ def schedule_from_alpha_bar(name: str, alpha_bar: np.ndarray) -> NoiseSchedule:
     return NoiseSchedule(name, 1.0 - ab / prev)
 
 
-def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
+def q_sample(x0, t, noise, alpha_bar):
     """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps.  x0, noise: (B, C, H, W); t: (B,) long."""
     ab = alpha_bar[t].view(-1, 1, 1, 1)  # (B, 1, 1, 1)
     return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
 
-def predict_x0(x_t: torch.Tensor, eps_hat: torch.Tensor, alpha_bar_t: float | torch.Tensor) -> torch.Tensor:
-    """x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t)."""
+def predict_x0(x_t, eps_hat, alpha_bar_t):
+    """x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t). Tensors (or arrays) of any shape."""
+    import torch
     ab = torch.as_tensor(alpha_bar_t, dtype=x_t.dtype, device=x_t.device)
     return (x_t - (1 - ab).sqrt() * eps_hat) / ab.sqrt()
 

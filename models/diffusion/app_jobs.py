@@ -1,0 +1,51 @@
+"""The jobs the Diffusion tab submits to the worker: load a model, sample with it, use live weights.
+Models are cached per (spec, source, device) in models.model_cache."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from ..jobs import JobContext, Progress
+from ..model_cache import MODEL_CACHE
+from ..registry import ModelSource, SourceKind, get
+from . import specs  # noqa: F401  (registers the diffusion models)
+from .live import LiveSession
+from .model import DiffusionModel
+from .results import BUNDLED_KEY, ModelInfo, SamplingRequest
+from .samplers import sample_job
+
+
+def get_model(key: str, source: ModelSource, device: str, progress=None) -> DiffusionModel:
+    spec = get(key)
+    return MODEL_CACHE.get(("diffusion", key, source, device), device, lambda d: spec.load(source, d, progress))
+
+
+def info_of(model: DiffusionModel) -> ModelInfo:
+    return ModelInfo(title=model.title, class_names=tuple(model.class_names),
+                     num_train_steps=model.schedule.num_steps, image_size=model.image_size,
+                     schedule_name=model.schedule.name)
+
+
+def load_model_job(ctx: JobContext, key: str, source: ModelSource):
+    yield Progress(None, "Loading the diffusion model")
+    return info_of(get_model(key, source, ctx.device))
+
+
+def sample_with_job(ctx: JobContext, key: str, source: ModelSource, req: SamplingRequest):
+    yield Progress(None, "Loading the diffusion model")
+    model = get_model(key, source, ctx.device)
+    return (yield from sample_job(ctx, model, req))
+
+
+def live_weights_job(ctx: JobContext, session: LiveSession):
+    """Save the live session's EMA weights to a temporary file: a checkpoint source to sample from."""
+    yield Progress(None, "Taking the trained weights")
+    from .bundled import save_unet
+    tr = session.trainer
+    path = Path(tempfile.gettempdir()) / f"vision-explorer-live-ddpm-step{tr.step}.safetensors"
+    save_unet(tr.ema, path, tr.config.schedule, tr.config.timesteps, extra={"train_steps": tr.step})
+    return ModelSource(SourceKind.CHECKPOINT, str(path))
+
+
+BUNDLED_SOURCE = ModelSource(SourceKind.BUNDLED)
+__all__ = ["BUNDLED_KEY", "BUNDLED_SOURCE", "get_model", "load_model_job", "sample_with_job", "live_weights_job"]

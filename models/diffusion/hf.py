@@ -1,0 +1,70 @@
+"""diffusers UNet2DModel checkpoints (e.g. google/ddpm-cifar10-32), with their own scheduler settings.
+
+The ref is a hub id or a local folder laid out either as a pipeline (unet/ and scheduler/ subfolders)
+or flat (config.json and scheduler_config.json side by side). Sampling uses this app's own DDPM/DDIM
+loop on the scheduler's alphas_cumprod, prediction type and clipping, so every step can be captured.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import CheckpointError, WeightsUnavailableError
+from .model import DiffusionModel
+from .schedule import schedule_from_alpha_bar
+
+
+def _subfolder(ref: str, name: str, marker: str) -> str | None:
+    """For a local folder: name if <ref>/<name>/<marker> exists, else None (flat layout)."""
+    root = Path(ref)
+    if root.is_dir():
+        return name if (root / name / marker).is_file() else None
+    return None
+
+
+def load_diffusers_unet(ref: str, device: str = "cpu", progress=None) -> DiffusionModel:
+    try:
+        from diffusers import DDPMScheduler, UNet2DModel
+    except ImportError:
+        raise WeightsUnavailableError("diffusers is not installed: pip install 'vision-explorer[hf]'.") from None
+    if not ref:
+        raise CheckpointError("Give a Hugging Face id (e.g. google/ddpm-cifar10-32) or a local folder.")
+    local = Path(ref).is_dir()
+    if not local and Path(ref).exists():
+        raise CheckpointError(f"{ref} is a file: pick the folder that holds config.json (a diffusers UNet).")
+    if progress:
+        progress(None, f"Loading {ref}")
+    unet_sub = _subfolder(ref, "unet", "config.json") if local else None
+    sched_sub = _subfolder(ref, "scheduler", "scheduler_config.json") if local else None
+    try:
+        unet = _from_pretrained(UNet2DModel, ref, unet_sub)
+        scheduler = _from_pretrained(DDPMScheduler, ref, sched_sub)
+    except (OSError, ValueError, EnvironmentError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        if local:
+            raise CheckpointError(f"{ref} is not a diffusers UNet2DModel folder ({first}).") from None
+        raise WeightsUnavailableError(f"{ref} is neither in the Hugging Face cache nor downloadable ({first}). "
+                                      "Connect once, or pick a local folder saved with save_pretrained.") from None
+    unet = unet.to(device).eval().requires_grad_(False)
+    cfg = scheduler.config
+    size = unet.config.sample_size
+    size = size[0] if isinstance(size, (list, tuple)) else int(size)
+
+    def net(x, t, labels):
+        return unet(x, t).sample
+
+    return DiffusionModel(
+        key="diffusion/diffusers", title=f"diffusers: {ref}", net=net,
+        schedule=schedule_from_alpha_bar(str(cfg.get("beta_schedule", "custom")), scheduler.alphas_cumprod.double().numpy()),
+        image_size=int(size), channels=int(unet.config.in_channels), class_names=(),
+        prediction_type=str(cfg.get("prediction_type", "epsilon")), clip_sample=bool(cfg.get("clip_sample", True)),
+        device=device, module=unet, notes={"scheduler": dict(cfg)})
+
+
+def _from_pretrained(cls, ref: str, subfolder: str | None):
+    kwargs = {"subfolder": subfolder} if subfolder else {}
+    try:
+        return cls.from_pretrained(ref, local_files_only=True, **kwargs)
+    except (OSError, ValueError, EnvironmentError):
+        if Path(ref).is_dir():
+            raise
+        return cls.from_pretrained(ref, **kwargs)  # not cached: try the hub
