@@ -65,9 +65,13 @@ class PatchesTab(TabPage):
         self.save_button = QPushButton("Save tokens (.npy)...")
         self.save_button.setToolTip("Save the tokens of the chosen layer, shape (tokens, dim), prefix tokens first")
         self.save_button.setEnabled(False)
+        self.model_button = QPushButton("Change model...")
+        self.model_button.setToolTip("The model is chosen in the Attention tab: both tabs show the same forward pass")
+        self.model_button.clicked.connect(self._go_to_model_picker)
 
         top = QHBoxLayout()
         top.addWidget(self.model_label, 2)
+        top.addWidget(self.model_button)
         top.addWidget(self.layer_text)
         top.addWidget(self.layer_slider, 2)
         top.addWidget(self.save_button)
@@ -284,6 +288,12 @@ class PatchesTab(TabPage):
         mad = T.mean_attention_distance(r.attentions, r.grid, r.patch_size, r.num_prefix)
         uniform = float(T.pairwise_patch_distances(r.grid, r.patch_size).mean())
         view.set_data(mad, uniform, max(r.image.shape[:2]), r.patch_size)
+
+    @Slot()
+    def _go_to_model_picker(self) -> None:
+        window = self.window()
+        if hasattr(window, "select_tab"):
+            window.select_tab("attention")
 
     # ------------------------------------------------------------------ export
     def tokens_for_export(self) -> np.ndarray:
