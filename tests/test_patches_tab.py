@@ -172,3 +172,13 @@ def test_similarity_to_a_special_token(tab, qtbot):
     click(qtbot, view.image_view, view.image_view.widget_pos_of_patch(3))  # a click makes the patch the query
     assert view.query.currentIndex() == 0 and tab.selected == 3
     assert view.image_view.overlay_item.image[0, 3] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_next_image_keeps_layer_and_patch_but_another_model_resets_them(tab, qtbot):
+    tab.show_result(make_result(seed=1))
+    tab.layer_slider.setValue(1)
+    tab.set_selected(4)
+    tab.show_result(make_result(seed=2))  # same model, new image
+    assert (tab.layer, tab.selected, tab.layer_slider.value()) == (1, 4, 1)
+    tab.show_result(make_result(grid=(4, 4), layers=2, seed=3))
+    assert (tab.layer, tab.selected, tab.layer_slider.value()) == (2, 2 * 4 + 2, 2)

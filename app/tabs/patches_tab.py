@@ -136,12 +136,19 @@ class PatchesTab(TabPage):
     # ------------------------------------------------------------------ state changes
     @Slot(object)
     def show_result(self, result: ViTForwardResult) -> None:
-        """A new forward (new image or model): every view is recomputed from it."""
+        """A new forward (new image or model): every view is recomputed from it.
+
+        The same model on another image keeps the chosen layer and patch; another model starts at its
+        last layer and the centre patch."""
+        previous = self.result
         self.result = result
         self._pca_cache.clear()
         gh, gw = result.grid
-        self.selected = (gh // 2) * gw + gw // 2
-        self.layer = result.hidden_states.shape[0] - 1
+        same_model = previous is not None and (previous.model_key, previous.hidden_states.shape[0], previous.grid) \
+            == (result.model_key, result.hidden_states.shape[0], result.grid)
+        if not same_model:
+            self.selected = (gh // 2) * gw + gw // 2
+            self.layer = result.hidden_states.shape[0] - 1
         self.layer_slider.blockSignals(True)
         self.layer_slider.setRange(0, self.layer)
         self.layer_slider.setValue(self.layer)
