@@ -53,7 +53,7 @@ def test_hf_detr_from_a_saved_folder_runs_and_gives_attention(tiny_detr_folder):
 def test_a_missing_hf_model_is_a_clear_message(tmp_path):
     from models.errors import UserFacingError
 
-    with pytest.raises(UserFacingError, match="Could not load"):
+    with pytest.raises(UserFacingError, match="does not exist"):
         load_detector("detection/hf-detr", str(tmp_path / "nothing-here"), "cpu")
 
 

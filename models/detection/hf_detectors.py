@@ -135,6 +135,8 @@ def load_hf_detector(family: HFFamily, ref: str, device: str = "cpu", key: str =
     from transformers import AutoModelForObjectDetection
 
     is_local = Path(ref).expanduser().is_dir()
+    if not is_local and (ref.startswith(("/", "~", ".", "\\")) or ref.count("/") > 1 or ":" in ref):
+        raise WeightsUnavailableError(f"Could not load a detector: the folder '{ref}' does not exist.")
     ref = str(Path(ref).expanduser()) if is_local else ref
     try:
         try:
