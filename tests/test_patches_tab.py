@@ -182,3 +182,11 @@ def test_next_image_keeps_layer_and_patch_but_another_model_resets_them(tab, qtb
     assert (tab.layer, tab.selected, tab.layer_slider.value()) == (1, 4, 1)
     tab.show_result(make_result(grid=(4, 4), layers=2, seed=3))
     assert (tab.layer, tab.selected, tab.layer_slider.value()) == (2, 2 * 4 + 2, 2)
+
+
+def test_pca_of_every_layer_is_ready_after_idle_time(tab, qtbot):
+    r = make_result(seed=9)
+    tab.show_result(r)
+    qtbot.waitUntil(lambda: len(tab._pca_cache) == 4, timeout=5000)
+    for layer in range(4):
+        np.testing.assert_allclose(tab._pca_cache[layer].scores, T.pca(r.hidden_states[layer, 2:], 10).scores)

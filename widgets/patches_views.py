@@ -238,9 +238,10 @@ class TokenPCAView(ViewPage):
         colours (P, 3) of the scatter points (default: the patch's rgb)."""
         k = scores.shape[1]
         for box in (self.x_comp, self.y_comp):
-            box.blockSignals(True)
-            box.setMaximum(k)
-            box.blockSignals(False)
+            if box.maximum() != k:
+                box.blockSignals(True)
+                box.setMaximum(k)
+                box.blockSignals(False)
         cx, cy = self.components()
         cx, cy = min(cx, k - 1), min(cy, k - 1)
         self.image_view.set_image(image, grid, patch_size)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QPushButton, QStackedWidget,
                                QVBoxLayout, QWidget)
 from superqt import QLabeledSlider
@@ -40,6 +40,11 @@ class PatchesTab(TabPage):
         self._pca_cache: dict[int, T.PCAResult] = {}
         self._dirty: set[str] = set()
         self._session = None
+        # PCA of the layers not shown yet, one per idle moment, so a later layer change only redraws
+        self._precompute = QTimer(self)
+        self._precompute.setSingleShot(True)
+        self._precompute.setInterval(0)
+        self._precompute.timeout.connect(self._precompute_next_layer)
 
         self.views: dict[str, QWidget] = {
             "patchify": PatchifyView(),
@@ -62,6 +67,8 @@ class PatchesTab(TabPage):
         self.layer_slider.setRange(0, 0)
         self.layer_slider.setToolTip("0 = the embedded input tokens; n = the output of transformer block n")
         self.layer_text = QLabel("layer")
+        # fixed width: a label that changes size on every layer change re-lays out (and repaints) the whole tab
+        self.layer_text.setFixedWidth(self.layer_text.fontMetrics().horizontalAdvance("Layer: embedded input") + 8)
         self.save_button = QPushButton("Save tokens (.npy)...")
         self.save_button.setToolTip("Save the tokens of the chosen layer, shape (tokens, dim), prefix tokens first")
         self.save_button.setEnabled(False)
@@ -130,6 +137,9 @@ class PatchesTab(TabPage):
     def prepare_screenshot(self) -> None:
         self.view_list.setCurrentRow(list(self.views).index("pca"))
 
+    def shutdown(self) -> None:
+        self._precompute.stop()
+
     def export_widget(self) -> QWidget:
         return self.stack.currentWidget()
 
@@ -159,6 +169,21 @@ class PatchesTab(TabPage):
         self.views["similarity"].set_prefix_tokens(result.prefix_tokens)
         self._dirty = set(self.views)
         self._refresh()
+        self._precompute.start()
+
+    @Slot()
+    def _precompute_next_layer(self) -> None:
+        """Fill the PCA cache one layer per event-loop turn (~10 ms each for ViT-B/16): never blocks the GUI."""
+        r = self.result
+        if r is None:
+            return
+        missing = [l for l in range(r.hidden_states.shape[0] - 1, -1, -1) if l not in self._pca_cache]
+        if not missing:
+            return
+        with single_blas_thread():
+            self._pca_cache[missing[0]] = self._layer_pca(r, missing[0])
+        if len(missing) > 1:
+            self._precompute.start()
 
     @Slot(int)
     def set_layer(self, layer: int) -> None:
@@ -227,10 +252,13 @@ class PatchesTab(TabPage):
         except UserFacingError as exc:
             self.ctx.show_error(str(exc))
 
+    @staticmethod
+    def _layer_pca(r: ViTForwardResult, layer: int) -> T.PCAResult:
+        return T.pca(T.patch_tokens(r.hidden_states, layer, r.num_prefix), PCA_COMPONENTS)
+
     def _pca(self, r: ViTForwardResult) -> T.PCAResult:
         if self.layer not in self._pca_cache:
-            self._pca_cache[self.layer] = T.pca(T.patch_tokens(r.hidden_states, self.layer, r.num_prefix),
-                                                PCA_COMPONENTS)
+            self._pca_cache[self.layer] = self._layer_pca(r, self.layer)
         return self._pca_cache[self.layer]
 
     def _draw_patchify(self, r: ViTForwardResult, view: PatchifyView) -> None:
