@@ -29,6 +29,7 @@ class BoxesItem(pg.GraphicsObject):
         self._boxes = np.zeros((0, 4), np.float32)
         self._classes = np.zeros(0, np.int64)
         self._texts: list[str] = []
+        self._widths: list[float] = []
         self._rect = QRectF(0, 0, 1, 1)
         self.hovered = -1  # row in the current boxes, -1: none
         self.selected = -1
@@ -48,6 +49,7 @@ class BoxesItem(pg.GraphicsObject):
         self._boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         self._classes = np.asarray(classes, np.int64)
         self._texts = list(texts)
+        self._widths = [self._metrics.horizontalAdvance(t) + 6 for t in self._texts]
         self.hovered = self.selected = -1
         self.update()
 
@@ -79,48 +81,58 @@ class BoxesItem(pg.GraphicsObject):
         return self._colours[cls]
 
     def paint(self, p: QPainter, *args) -> None:
-        if not len(self._boxes):
+        n = len(self._boxes)
+        if not n:
             return
-        tr = p.transform()
+        tr = p.transform()  # image pixels -> screen pixels (scale and shift only)
         img = tr.mapRect(self._rect)  # the image in screen pixels: labels stay inside it
+        sx, sy, dx, dy = tr.m11(), tr.m22(), tr.dx(), tr.dy()
+        scr = self._boxes * np.array([sx, sy, sx, sy], np.float32) + np.array([dx, dy, dx, dy], np.float32)
         p.save()
         p.resetTransform()
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         p.setFont(self._font)
-        emphasis = self.hovered if self.hovered >= 0 else self.selected
-        order = [i for i in range(len(self._boxes)) if i not in (self.hovered, self.selected)]
-        order += [i for i in (self.selected, self.hovered) if i >= 0 and i < len(self._boxes)]
-        dim = emphasis >= 0
+        strong_rows = [i for i in (self.selected, self.hovered) if 0 <= i < n]
+        dim = bool(strong_rows)
         text_h = self._metrics.height()
-        for i in order:
-            colour = QColor(self._colour(int(self._classes[i])))
-            strong = i in (self.hovered, self.selected)
-            if dim and not strong:
+        il, it, ir, ib = img.left(), img.top(), img.right(), img.bottom()
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for cls in np.unique(self._classes):  # plain boxes: one drawRects call per class
+            rows = [i for i in np.flatnonzero(self._classes == cls) if i not in strong_rows]
+            if not rows:
+                continue
+            colour = QColor(self._colour(int(cls)))
+            if dim:
                 colour.setAlpha(110)
-            x0, y0, x1, y1 = (float(v) for v in self._boxes[i])
-            r = tr.mapRect(QRectF(QPointF(x0, y0), QPointF(x1, y1)))
-            width = 3.0 if strong else 2.0
-            if strong:
-                p.setPen(QPen(QColor(0, 0, 0, 200), width + 2))
-                p.setBrush(Qt.BrushStyle.NoBrush)
-                p.drawRect(r)
-            p.setPen(QPen(colour, width))
-            p.setBrush(QBrush(QColor(colour.red(), colour.green(), colour.blue(), 40)) if strong
-                       else Qt.BrushStyle.NoBrush)
+            p.setPen(QPen(colour, 2.0))
+            p.drawRects([QRectF(scr[i, 0], scr[i, 1], scr[i, 2] - scr[i, 0], scr[i, 3] - scr[i, 1]) for i in rows])
+        for i in strong_rows:
+            colour = self._colour(int(self._classes[i]))
+            r = QRectF(scr[i, 0], scr[i, 1], scr[i, 2] - scr[i, 0], scr[i, 3] - scr[i, 1])
+            p.setPen(QPen(QColor(0, 0, 0, 200), 5.0))
+            p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(r)
+            p.setPen(QPen(colour, 3.0))
+            p.setBrush(QBrush(QColor(colour.red(), colour.green(), colour.blue(), 40)))
+            p.drawRect(r)
+        order = [i for i in range(n) if i not in strong_rows] + strong_rows  # emphasised labels on top
+        black, white = QColor(0, 0, 0), QColor(255, 255, 255)
+        align = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+        for i in order:
             text = self._texts[i] if i < len(self._texts) else ""
             if not text:
                 continue
-            tw = self._metrics.horizontalAdvance(text) + 6
-            lx = min(max(r.left(), img.left()), img.right() - tw)  # inside the image horizontally
-            ly = r.top() - text_h - 1  # above the box when there is room, else just inside its top
-            if ly < img.top():
-                ly = max(r.top() + 1, img.top())
-            ly = min(ly, img.bottom() - text_h)
-            label = QRectF(max(lx, img.left()), ly, tw, text_h)
-            bg = QColor(colour)
-            bg.setAlpha(235 if (strong or not dim) else 120)
+            tw = self._widths[i]
+            x0, y0 = float(scr[i, 0]), float(scr[i, 1])
+            lx = max(min(max(x0, il), ir - tw), il)  # inside the image horizontally
+            ly = y0 - text_h - 1  # above the box when there is room, else just inside its top
+            if ly < it:
+                ly = max(y0 + 1, it)
+            ly = min(ly, ib - text_h)
+            bg = QColor(self._colour(int(self._classes[i])))
+            bg.setAlpha(235 if (i in strong_rows or not dim) else 120)
+            label = QRectF(lx, ly, tw, text_h)
             p.fillRect(label, bg)
-            p.setPen(QColor(0, 0, 0) if bg.lightness() > 110 else QColor(255, 255, 255))
-            p.drawText(label.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
+            p.setPen(black if bg.lightness() > 110 else white)
+            p.drawText(label.adjusted(3, 0, 0, 0), align, text)
         p.restore()
