@@ -319,10 +319,10 @@ class SimilarityView(ViewPage):
 
 class DistanceView(ViewPage):
     heading = "Mean attention distance: how far each head looks"
-    help_text = ("Each dot is one attention head: how far, in pixels, the patches it attends to lie on average "
-                 "(attention-weighted distance between patch centres). Early layers of a trained ViT mix near and "
-                 "far heads, later ones look far; the dashed line is what attending to everything equally gives "
-                 "(ViT paper, Figure 7 right).")
+    help_text = ("Each dot is one attention head: the average distance, in pixels, between a patch and the patches "
+                 "it attends to (weighted by its attention). In the ViT paper's ImageNet models, early layers mix "
+                 "near- and far-looking heads and later layers look far (Figure 7 right); the dashed line is what "
+                 "attending to everything equally gives.")
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
