@@ -149,3 +149,21 @@ def test_set_loss_training_fits_a_small_batch():
         opt.step()
         losses.append(float(loss.detach()))
     assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])
+
+
+def test_hf_rt_detr_gives_top_k_sigmoid_detections_and_sampling_points(tmp_path):
+    from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessor, RTDetrResNetConfig
+
+    torch.manual_seed(0)
+    backbone = RTDetrResNetConfig(embedding_size=16, hidden_sizes=[32, 32, 64, 64], depths=[1, 1, 1, 1],
+                                  out_features=["stage2", "stage3", "stage4"])
+    config = RTDetrConfig(backbone_config=backbone, use_pretrained_backbone=False, encoder_in_channels=[32, 64, 64],
+                          encoder_hidden_dim=32, decoder_in_channels=[32, 32, 32], d_model=32, encoder_ffn_dim=64,
+                          decoder_ffn_dim=64, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
+                          num_queries=20, id2label={0: "a", 1: "b"}, label2id={"a": 0, "b": 1})
+    RTDetrForObjectDetection(config).save_pretrained(tmp_path)
+    RTDetrImageProcessor(size={"height": 128, "width": 128}).save_pretrained(tmp_path)
+    r = load_detector("detection/hf-rt-detr", str(tmp_path), "cpu").predict(
+        np.random.default_rng(0).integers(0, 255, (90, 150, 3), dtype=np.uint8))
+    assert r.boxes.shape == (40, 4) and np.all(np.diff(r.scores) <= 0)  # top (query, class) pairs, best first
+    assert r.sampling_points.shape[0] == 20 and r.query_index.max() < 20

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from .detection_boxes import class_colour
 
-COLUMNS = ("#", "class", "score", "box x0, y0, x1, y1 (px)", "query")
+COLUMNS = ("#", "class", "score", "box x0, y0, x1, y1", "query")
 QUERY_COLUMN = 4
 
 
@@ -112,7 +112,7 @@ class DetectionTable(QTableView):
         self.verticalHeader().setDefaultSectionSize(20)
         header = self.horizontalHeader()  # fixed widths: ResizeToContents would query every cell on each re-filter
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((34, 110, 56, 140, 50)):
+        for col, width in enumerate((30, 84, 52, 140, 46)):
             header.resizeSection(col, width)
         header.setStretchLastSection(True)
         self.setMouseTracking(True)
