@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, 
                                QWidget)
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
+from models.vit.patch_blas import single_blas_thread
 from models.vit.result import ViTForwardResult
 from models.vit.views import MODE_TITLES, MODES, HEADS_TEXT, AttentionView, AttentionViews, RenderedView
 from widgets.attention_mosaic import AttentionMosaic
@@ -463,7 +464,8 @@ class AttentionTab(TabPage):
         if self.views is None:
             return
         res, view = self.result, self.view
-        out = self.views.render(view)
+        with single_blas_thread():  # small matrices: extra BLAS threads only spin against torch for the cores
+            out = self.views.render(view)
         self.rendered = out
         self.image_view.set_overlay(out.heatmap, smooth=self.smooth_check.isChecked(),
                                     opacity=float(self.opacity_slider.value()))

@@ -25,7 +25,7 @@ def fuse_heads(attn: np.ndarray, fusion: str = "mean") -> np.ndarray:
         raise ValueError(f"Unknown head fusion '{fusion}' (choose from {', '.join(FUSIONS)}).") from None
 
 
-def _discard_lowest(a: np.ndarray, ratio: float, keep_col: int | None) -> np.ndarray:
+def discard_lowest(a: np.ndarray, ratio: float, keep_col: int | None) -> np.ndarray:
     """Zero the lowest `ratio` of each (N, N) map's entries, never those in column keep_col (the CLS token)."""
     n = a.shape[-1]
     free = n * n - (n if keep_col is not None else 0)  # entries that may be discarded
@@ -57,7 +57,7 @@ def rollout(attentions: np.ndarray, fusion: str = "mean", discard_ratio: float =
     result = np.broadcast_to(eye, (att.shape[0], n, n)).copy()
     for layer in range(L):
         a = fuse_heads(att[:, layer].astype(np.float64), fusion)  # (B, N, N)
-        a = _discard_lowest(a, discard_ratio, keep_col)
+        a = discard_lowest(a, discard_ratio, keep_col)
         a = 0.5 * a + 0.5 * eye
         a = a / a.sum(axis=-1, keepdims=True)
         result = a @ result

@@ -2,7 +2,8 @@
 
 ``AttentionView`` (frozen) says what the user chose; ``AttentionViews.render(view)`` returns the heatmap
 over the patch grid, the heads of the chosen layer, the layer x head overview and the texts that explain
-them. Rollouts are cached per (fusion, discard ratio), so moving a slider never recomputes more than needed.
+them. The rollout's per-layer factors are cached for the current (fusion, discard ratio), so moving the
+layer, head or patch controls never recomputes them.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .result import ViTForwardResult
-from .rollout import fuse_heads, rollout
+from .rollout import FUSIONS, fuse_heads
 
 MODES = ("cls", "rollout", "patch")
 MODE_TITLES = {"cls": "CLS-token attention", "rollout": "Attention rollout", "patch": "Patch attention"}
@@ -74,26 +75,74 @@ class AttentionViews:
         self.att = result.attentions  # (L, H, N, N)
         self.p = result.num_prefix
         self.grid = result.grid
-        self._rollouts: dict[tuple[str, float], np.ndarray] = {}
+        self._steps: dict[tuple[str, float], np.ndarray] = {}
+        self._fused: dict[str, np.ndarray] = {}
+        self._orders: dict[str, np.ndarray] = {}
         self._overviews: dict[tuple, np.ndarray] = {}
 
     # ---- pieces --------------------------------------------------------------------------
     def layer_index(self, layer: int) -> int:
         return self.result.num_layers - 1 if layer < 0 else min(layer, self.result.num_layers - 1)
 
-    def rollouts(self, fusion: str, discard: float) -> np.ndarray:
-        """(L, N, N): rollout up to each layer, one pass over the layers."""
+    def fused(self, fusion: str) -> np.ndarray:
+        """Heads fused by `fusion`, every layer. (L, N, N), cached."""
+        if fusion not in self._fused:
+            self._fused[fusion] = fuse_heads(self.att, fusion)
+        return self._fused[fusion]
+
+    def precompute(self) -> None:
+        """Fuse the heads every way and prepare the plain rollouts once, when the result arrives, so that
+        later changes of layer, head, patch or fusion only slice cached arrays."""
+        for fusion in FUSIONS:
+            self._rollout_steps(fusion, 0.0)
+
+    def _order(self, fusion: str) -> np.ndarray:
+        """Per layer, the fused entries from weakest to strongest, CLS column excluded. (L, N*N - N) or (L, N*N)"""
+        if fusion not in self._orders:
+            fused = self.fused(fusion)
+            L, n, _ = fused.shape
+            scores = fused.reshape(L, n * n).copy()
+            if self.result.has_cls:
+                scores[:, 0::n] = np.inf  # the CLS column is never discarded: sorted last, then cut off
+            order = np.argsort(scores, axis=-1, kind="stable")
+            self._orders[fusion] = order[:, : n * n - (n if self.result.has_cls else 0)]
+        return self._orders[fusion]
+
+    def _rollout_steps(self, fusion: str, discard: float) -> np.ndarray:
+        """Every layer's rollout factor 0.5 * fused + 0.5 * I (weakest links discarded), rows normalised.
+
+        Vectorised over layers; the order of the weakest links is sorted once per fusion, so moving the
+        discard slider is a slice. (L, N, N)
+        """
         key = (fusion, round(float(discard), 4))
-        if key not in self._rollouts:
-            keep = 0 if self.result.has_cls else None
-            steps = [rollout(self.att[l:l + 1], fusion, discard, keep) for l in range(self.result.num_layers)]
-            out = np.empty_like(self.att[:, 0])
-            acc = np.eye(self.att.shape[-1], dtype=np.float64)
-            for l, step in enumerate(steps):
-                acc = step.astype(np.float64) @ acc
-                out[l] = acc
-            self._rollouts[key] = out
-        return self._rollouts[key]
+        if key not in self._steps:
+            fused = self.fused(fusion)  # (L, N, N) float32
+            L, n, _ = fused.shape
+            k = min(int(n * n * discard), n * n - (n if self.result.has_cls else 0))
+            if k > 0:
+                flat = fused.reshape(L, n * n).copy()
+                np.put_along_axis(flat, self._order(fusion)[:, :k], 0.0, axis=-1)
+                fused = flat.reshape(L, n, n)
+            a = 0.5 * fused + 0.5 * np.eye(n, dtype=np.float32)
+            a /= a.sum(axis=-1, keepdims=True)
+            if discard > 0:  # keep the plain rollouts of every fusion, and only the latest discard setting
+                self._steps = {k_: v for k_, v in self._steps.items() if k_[1] == 0.0}
+            self._steps[key] = a
+        return self._steps[key]
+
+    def rollout_row(self, layer: int, fusion: str, discard: float) -> np.ndarray:
+        """The query row of the rollout through layers 0..layer: the CLS row, or the mean of the patch rows
+        when there is no CLS token. Computed as a row vector times the layer factors (N^2 per layer). (N,)"""
+        n = self.att.shape[-1]
+        v = np.zeros(n)
+        if self.result.has_cls:
+            v[0] = 1.0
+        else:
+            v[self.p:] = 1.0 / (n - self.p)
+        steps = self._rollout_steps(fusion, discard)
+        for l in range(layer, -1, -1):  # R = A'_layer ... A'_0, so v R = ((v A'_layer) A'_layer-1) ...
+            v = v @ steps[l]
+        return v
 
     def _query_maps(self, att: np.ndarray, view: AttentionView) -> np.ndarray:
         """att (..., N, N) -> (..., gh, gw): the map of the view's query token (or received mean)."""
@@ -122,15 +171,15 @@ class AttentionViews:
         heads = overview[layer:layer + 1]
         head_text = f"head {view.head + 1}" if view.head is not None else f"{view.fusion} of {res.num_heads} heads"
         if view.mode == "rollout":
-            roll = self.rollouts(view.fusion, view.discard_ratio)[layer]  # (N, N)
-            heatmap = self._query_maps(roll, AttentionView(mode="cls"))
+            row = self.rollout_row(layer, view.fusion, view.discard_ratio)  # (N,)
+            heatmap = row[self.p:].reshape(self.grid)
             caption = (f"Rollout through layers 1-{layer + 1}, heads fused by {view.fusion}, discard ratio "
                        f"{view.discard_ratio:.2f}")
             explanation = EXPLAIN["rollout" if res.has_cls else "rollout_no_cls"]
-            query_row = roll[0] if res.has_cls else None
+            query_row = row if res.has_cls else None
         else:
             a = self.att[layer]
-            a = fuse_heads(a, view.fusion) if view.head is None else a[view.head]  # (N, N)
+            a = self.fused(view.fusion)[layer] if view.head is None else a[view.head]  # (N, N)
             heatmap = self._query_maps(a, view)
             if view.mode == "patch" and view.patch is not None:
                 r, c = divmod(view.patch, self.grid[1])

@@ -1,0 +1,131 @@
+"""Attention tab benchmarks: capture overhead, redraw time, GUI stall during a ViT-B/16 forward.
+
+    python -m bench attention_capture_overhead_ratio attention_redraw_ms gui_max_stall_ms_vit
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import numpy as np
+
+_MODELS: dict = {}
+
+
+def _photo() -> np.ndarray:
+    from pathlib import Path
+
+    from PIL import Image
+
+    path = Path(__file__).resolve().parent.parent / "assets" / "samples" / "chelsea.jpg"
+    if path.is_file():
+        return np.asarray(Image.open(path).convert("RGB"))
+    return np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+
+
+def _vit_b16():
+    """torchvision ViT-B/16 with random weights, through the registry (cached for the other benchmarks)."""
+    if "b16" not in _MODELS:
+        import torch
+
+        from models.registry import ModelSource, SourceKind, get
+        from models.vit import specs  # noqa: F401
+
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        _MODELS["b16"] = get("vit/torchvision-b16").load(ModelSource(SourceKind.RANDOM))
+    return _MODELS["b16"]
+
+
+def attention_capture_overhead_ratio() -> dict:
+    """Median time of a captured forward (all attention + hidden states, to numpy) / a plain forward."""
+    import torch
+
+    from models.vit.capture import capture, square_resize, to_input
+
+    vit = _vit_b16()
+    image = _photo()
+    plain_t, capture_t = [], []
+    with torch.inference_mode():
+        for i in range(9):  # interleaved, so load changes on a shared machine hit both alike
+            t0 = time.perf_counter()
+            vit.plain_forward(to_input(square_resize(image, 224), vit.preprocessing(224)))
+            t1 = time.perf_counter()
+            capture(vit, image)
+            t2 = time.perf_counter()
+            if i >= 2:  # warm-up
+                plain_t.append(t1 - t0)
+                capture_t.append(t2 - t1)
+    ratio = statistics.median(capture_t) / statistics.median(plain_t)
+    return {"name": "attention_capture_overhead_ratio", "value": round(ratio, 3), "unit": "x", "target": "<= 1.2",
+            "model": "torchvision ViT-B/16 (random weights), 224x224, CPU",
+            "plain_ms": round(statistics.median(plain_t) * 1000, 1),
+            "capture_ms": round(statistics.median(capture_t) * 1000, 1)}
+
+
+def attention_redraw_ms() -> dict:
+    """Time from a control change (layer, head, patch, fusion, mode, discard) to a painted tab, ViT-B/16 result."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from app.context import AppContext
+    from app.tabs.attention_tab import AttentionTab
+    from models.vit.capture import capture
+
+    app = QApplication.instance() or QApplication([])
+    result = capture(_vit_b16(), _photo())
+    ctx = AppContext(start_worker=False)
+    tab = AttentionTab(ctx)
+    tab.resize(1400, 860)
+    tab.show()
+    tab.show_result(result)
+    app.processEvents()
+    changes = []
+    for layer in range(12):
+        changes.append(lambda l=layer: tab.layer_slider.setValue(l + 1))
+        changes.append(lambda l=layer: tab.select_patch((l * 17) % 196))
+        changes.append(lambda l=layer: tab._select(l, l % 12))
+        changes.append(lambda l=layer: tab.fusion_combo.setCurrentText(("mean", "max", "min")[l % 3]))
+        changes.append(lambda l=layer: tab.mode_buttons[("cls", "rollout", "patch")[l % 3]].click())
+        changes.append(lambda l=layer: tab.discard_slider.setValue((l % 4) * 0.2))
+    times = []
+    for change in changes:
+        t0 = time.perf_counter()
+        change()
+        tab.repaint()  # paint synchronously
+        app.processEvents()
+        times.append((time.perf_counter() - t0) * 1000)
+    times = times[6:]  # first round warms caches (rollout per fusion/discard is cached after)
+    tab.shutdown()
+    ctx.worker.shutdown()
+    return {"name": "attention_redraw_ms", "value": round(statistics.median(times), 2), "unit": "ms",
+            "target": "<= 16", "statistic": "median over layer/head/patch/fusion/mode/discard changes",
+            "p90_ms": round(float(np.percentile(times, 90)), 2), "max_ms": round(max(times), 2),
+            "model": "ViT-B/16 result (12 layers x 12 heads, 14x14 patches)"}
+
+
+def _build_b16(ctx):
+    _vit_b16()
+    return None
+
+
+def _b16_capture_job(ctx):
+    from models.vit.capture import capture_job
+
+    return (yield from capture_job(ctx, _vit_b16(), _photo()))
+
+
+def gui_max_stall_ms_vit() -> dict:
+    """Largest gap of a 10 ms GUI heartbeat while a ViT-B/16 captured forward runs in the worker service."""
+    from bench.gui_stall import max_heartbeat_gap_ms
+
+    gap, seconds = max_heartbeat_gap_ms(_b16_capture_job, warmup_job=_build_b16)
+    return {"name": "gui_max_stall_ms_vit", "value": round(gap, 1), "unit": "ms", "target": "<= 50",
+            "job_seconds": round(seconds, 2), "model": "torchvision ViT-B/16 (random weights), CPU"}
+
+
+BENCHMARKS = {
+    "attention_capture_overhead_ratio": attention_capture_overhead_ratio,
+    "attention_redraw_ms": attention_redraw_ms,
+    "gui_max_stall_ms_vit": gui_max_stall_ms_vit,
+}
