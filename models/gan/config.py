@@ -1,0 +1,80 @@
+"""The configs of a GAN run: the architecture (GanConfig) and the training settings (TrainConfig)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from ..errors import UserFacingError
+
+IMAGE_SIZES = (32, 64)
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    """A DCGAN: a latent vector -> (channels, image_size, image_size) image in [-1, 1]."""
+
+    image_size: int = 32  # 32 or 64
+    latent_size: int = 64
+    channels: int = 3  # 1 for MNIST / Fashion-MNIST, 3 for colour data
+    width: int = 32  # feature maps of the widest-resolution layer; deeper layers use 2x, 4x, ...
+
+    def __post_init__(self) -> None:
+        if self.image_size not in IMAGE_SIZES:
+            raise UserFacingError(f"Image size must be one of {IMAGE_SIZES}, not {self.image_size}.")
+        if not 1 <= self.latent_size <= 1024:
+            raise UserFacingError(f"Latent size must be between 1 and 1024, not {self.latent_size}.")
+        if self.channels not in (1, 3):
+            raise UserFacingError(f"Images must have 1 or 3 channels, not {self.channels}.")
+
+    @property
+    def num_levels(self) -> int:
+        """Upsampling stages from 4x4 to the image size."""
+        return {32: 3, 64: 4}[self.image_size]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run is started with. Learning rates and betas may change while it runs."""
+
+    gan: GanConfig = GanConfig()
+    dataset: str = "shapes"  # a key of models.gan.data.DATASETS
+    data_ref: str = ""  # folder for "folder" and the torchvision datasets; empty: default place
+    loss: str = "bce"  # a key of models.gan.losses.LOSSES
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1_g: float = 0.5
+    beta2_g: float = 0.999
+    beta1_d: float = 0.5
+    beta2_d: float = 0.999
+    batch_size: int = 64
+    d_steps: int = 1  # discriminator updates per generator update
+    seed: int = 0
+    sample_every: int = 25  # steps between fixed-noise sample grids
+    grid_samples: int = 36  # images in the fixed-noise grid (a square number)
+    num_train_images: int = 4096  # size of the generated shapes set
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 2:
+            raise UserFacingError("Batch size must be at least 2.")
+        if self.sample_every < 1:
+            raise UserFacingError("Samples every N steps needs N >= 1.")
+        if self.d_steps < 1:
+            raise UserFacingError("D steps per G step must be at least 1.")
+        for name in ("lr_g", "lr_d"):
+            if not 0 < getattr(self, name) < 1:
+                raise UserFacingError(f"Learning rate {name} must be between 0 and 1.")
+        for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserFacingError(f"Adam {name} must be in [0, 1).")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        gan = GanConfig(**data.get("gan", {}))
+        return cls(**{k: v for k, v in data.items() if k in known and k != "gan"}, gan=gan)
+
+    def with_(self, **changes: Any) -> "TrainConfig":
+        return replace(self, **changes)

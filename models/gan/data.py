@@ -1,0 +1,157 @@
+"""Training images for the DCGAN: a registry of sources, each giving a uint8 tensor (N, C, S, S).
+
+"shapes" (default) draws the procedural sprites offline; "folder" reads the images in a folder;
+"mnist", "fashion-mnist" and "cifar10" read torchvision's files from a local folder, downloading
+them with progress when they are missing and the machine is online.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import UserFacingError
+from ..shapes import sprite_arrays
+from .catalog import DATASET_INFO
+
+ProgressFn = Callable[[float | None, str], None]
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+DEFAULT_DATA_ROOT = Path(os.environ.get("VISION_EXPLORER_DATA", Path.home() / ".cache" / "vision-explorer" / "data"))
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    ref: str  # folder (empty: the default place)
+    image_size: int
+    seed: int
+    num_images: int  # for generated data
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    key: str
+    title: str
+    channels: int
+    needs_folder: bool  # True: the user must pick a folder
+    load: Callable[[DataRequest, ProgressFn | None], torch.Tensor]  # -> (N, C, S, S) uint8
+
+
+def _resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, h, w) uint8 -> (N, C, size, size) uint8, area/bilinear resize in chunks."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images.contiguous()
+    out = []
+    for chunk in images.split(2048):
+        x = chunk.float()
+        mode = "area" if chunk.shape[-1] > size else "bilinear"
+        x = F.interpolate(x, size=(size, size), mode=mode, **({} if mode == "area" else {"align_corners": False}))
+        out.append(x.round().clamp(0, 255).to(torch.uint8))
+    return torch.cat(out)
+
+
+def _load_shapes(req: DataRequest, progress: ProgressFn | None) -> torch.Tensor:
+    if progress:
+        progress(None, f"Drawing {req.num_images} shape sprites")
+    images, _ = sprite_arrays(req.num_images, req.seed + 12345, size=req.image_size)  # (N, S, S, 3)
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+
+
+def _load_folder(req: DataRequest, progress: ProgressFn | None) -> torch.Tensor:
+    from PIL import Image, UnidentifiedImageError
+
+    folder = Path(req.ref).expanduser()
+    if not req.ref or not folder.is_dir():
+        raise UserFacingError(f"'{req.ref or '(none)'}' is not a folder: pick a folder of images.")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise UserFacingError(f"The folder '{folder}' holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+    out, skipped = [], 0
+    for i, path in enumerate(files):
+        try:
+            with Image.open(path) as im:
+                im = im.convert("RGB")
+                side = min(im.size)  # centre crop to a square, then resize
+                left, top = (im.width - side) // 2, (im.height - side) // 2
+                im = im.crop((left, top, left + side, top + side)).resize((req.image_size,) * 2, Image.BICUBIC)
+                out.append(np.asarray(im))
+        except (UnidentifiedImageError, OSError):
+            skipped += 1
+        if progress and i % 64 == 0:
+            progress(i / len(files), f"Reading images: {i}/{len(files)}")
+    if len(out) < 2:
+        raise UserFacingError(f"Fewer than 2 readable images in '{folder}' ({skipped} could not be read).")
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
+
+
+def _torchvision_loader(name: str, title: str) -> Callable[[DataRequest, ProgressFn | None], torch.Tensor]:
+    def load(req: DataRequest, progress: ProgressFn | None) -> torch.Tensor:
+        import torchvision.datasets as tvd
+
+        cls = getattr(tvd, name)
+        root = Path(req.ref).expanduser() if req.ref else DEFAULT_DATA_ROOT
+        try:
+            ds = cls(str(root), train=True, download=False)
+        except RuntimeError:  # not on disk: try to download it
+            if progress:
+                progress(None, f"Downloading {title} to {root} ...")
+            try:
+                ds = cls(str(root), train=True, download=True)
+            except Exception as exc:  # offline, or a broken partial download
+                raise UserFacingError(
+                    f"{title} is not in {root} and could not be downloaded ({type(exc).__name__}: "
+                    f"{str(exc)[:120]}). Connect to the internet once, or pick a folder that holds "
+                    f"torchvision's {title} files.") from None
+        data = ds.data
+        images = torch.as_tensor(np.asarray(data))  # MNIST: (N, 28, 28); CIFAR: (N, 32, 32, 3)
+        images = images[:, None] if images.dim() == 3 else images.permute(0, 3, 1, 2)
+        return _resize_uint8(images, req.image_size)
+
+    return load
+
+
+DATASETS: dict[str, DatasetSource] = {}
+
+
+def register_dataset(source: DatasetSource) -> DatasetSource:
+    DATASETS[source.key] = source
+    return source
+
+
+_LOADERS = {"shapes": _load_shapes, "folder": _load_folder, "mnist": _torchvision_loader("MNIST", "MNIST"),
+            "fashion-mnist": _torchvision_loader("FashionMNIST", "Fashion-MNIST"),
+            "cifar10": _torchvision_loader("CIFAR10", "CIFAR-10")}
+for _key, (_title, _channels, _needs_folder) in DATASET_INFO.items():
+    register_dataset(DatasetSource(_key, _title, _channels, _needs_folder, _LOADERS[_key]))
+
+
+def get_dataset(key: str) -> DatasetSource:
+    try:
+        return DATASETS[key]
+    except KeyError:
+        raise UserFacingError(f"Unknown dataset '{key}' (known: {', '.join(DATASETS)}).") from None
+
+
+def load_images(key: str, req: DataRequest, progress: ProgressFn | None = None) -> torch.Tensor:
+    """(N, C, S, S) uint8 training images of one source."""
+    images = get_dataset(key).load(req, progress)
+    if images.dtype != torch.uint8 or images.dim() != 4:
+        raise UserFacingError(f"Dataset '{key}' gave unusable data {tuple(images.shape)} {images.dtype}.")
+    return images
+
+
+def to_model_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, C, S, S) -> float in [-1, 1]."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8_hwc(images: torch.Tensor) -> np.ndarray:
+    """float [-1, 1] (B, C, S, S) -> (B, S, S, 3) uint8 numpy (grey images repeated to RGB)."""
+    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+    if x.shape[1] == 1:
+        x = x.repeat(1, 3, 1, 1)
+    return x.permute(0, 2, 3, 1).numpy()

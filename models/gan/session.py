@@ -1,0 +1,96 @@
+"""Jobs that create, load and save GAN runs for the tab. Each returns a RunReady: the trainer (an opaque
+handle the tab only passes back to jobs) plus everything the view shows, as numpy arrays."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import CheckpointError
+from ..jobs import JobContext, Progress
+from ..loading import WEIGHTS_DIR
+from ..registry import ModelSource, ModelSpec, SourceKind, register
+from .catalog import BUNDLED_FILE, BUNDLED_RUN
+from .checkpoint import load_run, save_run
+from .config import GanConfig, TrainConfig
+from .data import DataRequest, load_images
+from .trainer import GanTrainer
+
+
+
+@dataclass(frozen=True)
+class RunReady:
+    trainer: Any  # GanTrainer: the worker-side state, passed back to train_job; the GUI never touches it
+    title: str
+    config: dict  # TrainConfig.to_dict()
+    step: int
+    metrics: np.ndarray  # (steps, len(METRICS)) float32, the whole curve history
+    diversity: np.ndarray  # (points, 2) [step, ratio]
+    grids: list  # [(step, (H, W, 3) uint8)] the kept sample grids
+    grid_stride: int
+    real_grid: np.ndarray  # (H, W, 3) uint8
+    elapsed_s: float
+
+
+def _ready(trainer: GanTrainer, title: str) -> RunReady:
+    if not trainer.grids.items:
+        trainer.make_samples()
+    return RunReady(trainer, title, trainer.config.to_dict(), trainer.step, trainer.metrics.view().copy(),
+                    trainer.diversity.view().copy(), list(trainer.grids.items), trainer.grids.stride,
+                    trainer.real_grid(), trainer.elapsed_s)
+
+
+def new_run_job(ctx: JobContext, config: TrainConfig):
+    """A fresh run: loads (or draws) the data, builds G and D with the config's seed."""
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    yield Progress(None, f"Loading {config.dataset} data")
+    images = load_images(config.dataset, DataRequest(config.data_ref, config.gan.image_size, config.seed,
+                                                     config.num_train_images))
+    ctx.check_cancelled()
+    gan = config.gan
+    if images.shape[1] != gan.channels:
+        config = config.with_(gan=GanConfig(gan.image_size, gan.latent_size, int(images.shape[1]), gan.width))
+    trainer = GanTrainer(config, images, ctx.device)
+    return _ready(trainer, f"New run: {config.dataset}, {config.loss}, seed {config.seed}")
+
+
+def load_run_job(ctx: JobContext, path: str, title: str = ""):
+    yield Progress(None, f"Loading run {Path(path).name}")
+    trainer = load_run(path, device=ctx.device)
+    return _ready(trainer, title or f"Loaded {Path(path).name} (step {trainer.step:,})")
+
+
+def bundled_path() -> Path:
+    return BUNDLED_RUN
+
+
+def load_bundled_job(ctx: JobContext):
+    path = bundled_path()
+    if not path.is_file():
+        raise CheckpointError(f"The bundled GAN run {BUNDLED_FILE} is missing from {WEIGHTS_DIR}; train it with "
+                              "'python -m models.gan.train_bundled' (see assets/model_cards/gan_dcgan_sprites32.md).")
+    return (yield from load_run_job(ctx, str(path), f"Bundled run: DCGAN on shape sprites"))
+
+
+def save_run_job(ctx: JobContext, trainer: GanTrainer, path: str):
+    yield Progress(None, f"Saving run to {Path(path).name}")
+    save_run(trainer, path, trainer.elapsed_s)
+    return f"Saved step {trainer.step:,} to {path}"
+
+
+def _load_bundled_generator(source: ModelSource, device: str, progress=None) -> GanTrainer:
+    """Registry loader: the bundled run, or a saved run file (source.ref), as a trainer."""
+    path = source.ref or str(bundled_path())
+    return load_run(path, device=device, progress=progress)
+
+
+register(ModelSpec(
+    key="gan/dcgan-sprites32", task="gan", title="DCGAN 32x32, shape sprites (bundled)",
+    description="A DCGAN trained in this repo on generated 32x32 shape sprites; the whole run (G, D, optimisers, "
+                "curves) is bundled so training can continue.",
+    loader=_load_bundled_generator, default_source=ModelSource(SourceKind.BUNDLED, ""),
+    sources=(SourceKind.BUNDLED, SourceKind.CHECKPOINT),
+    capabilities={"image_size": 32, "latent_size": 64, "model_card": "assets/model_cards/gan_dcgan_sprites32.md"}))

@@ -1,0 +1,232 @@
+"""The DCGAN trainer: pure torch, one `train_step()` at a time, everything a resume needs in one object.
+
+One step = `d_steps` discriminator updates, then one generator update. Each step records the metrics
+in `history.METRICS`. A step whose losses or gradients are not finite is never applied: the trainer
+rolls back to its last good snapshot and raises NonFiniteError, and the job pauses.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import UserFacingError
+from .config import TrainConfig
+from .data import to_model_range, to_uint8_hwc
+from .health import diversity_ratio
+from .history import METRICS, GrowableArray, ThinnedHistory
+from .losses import get_loss, gradient_penalty
+from .networks import Discriminator, Generator
+
+HPARAMS = ("lr_g", "lr_d", "beta1_g", "beta2_g", "beta1_d", "beta2_d", "d_steps", "sample_every")
+
+
+class NonFiniteError(UserFacingError):
+    """A loss or gradient became NaN or Inf; the trainer went back to its last good state."""
+
+
+@dataclass
+class Snapshot:
+    step: int
+    state: dict  # deep copies of G, D, both optimisers, the RNG state and history lengths
+
+
+def grad_norm(params) -> torch.Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def make_grid(images: np.ndarray, pad: int = 1) -> np.ndarray:
+    """(B, S, S, 3) uint8 with B a square number -> one (n*(S+pad)+pad, ...) image on a grey background."""
+    b, s = images.shape[0], images.shape[1]
+    n = int(np.ceil(np.sqrt(b)))
+    side = n * (s + pad) + pad
+    grid = np.full((side, side, 3), 60, np.uint8)
+    for i in range(b):
+        r, c = divmod(i, n)
+        y, x = pad + r * (s + pad), pad + c * (s + pad)
+        grid[y:y + s, x:x + s] = images[i]
+    return grid
+
+
+class GanTrainer:
+    def __init__(self, config: TrainConfig, images: torch.Tensor, device: str = "cpu",
+                 snapshot_every: int = 25, grid_capacity: int = 64):
+        """images: (N, C, S, S) uint8 training set, C and S as in config.gan."""
+        g = config.gan
+        if images.dim() != 4 or images.shape[1] != g.channels or images.shape[-1] != g.image_size:
+            raise UserFacingError(f"Training images {tuple(images.shape)} do not fit the model "
+                                  f"({g.channels} channels, {g.image_size}x{g.image_size}).")
+        self.config = config
+        self.loss = get_loss(config.loss)
+        self.device = torch.device(device)
+        self.images = images  # stays on the CPU; batches are moved
+        torch.manual_seed(config.seed)
+        self.G = Generator(g).to(self.device)
+        self.D = Discriminator(g).to(self.device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), config.lr_g, betas=(config.beta1_g, config.beta2_g))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), config.lr_d, betas=(config.beta1_d, config.beta2_d))
+        self.rng = torch.Generator().manual_seed(config.seed + 1)  # batches, noise and GP mixing (CPU)
+        fixed = torch.Generator().manual_seed(config.seed + 2)
+        self.fixed_z = torch.randn(config.grid_samples, g.latent_size, generator=fixed)  # (K, latent)
+        idx = torch.randperm(len(images), generator=fixed)[: config.grid_samples]
+        self.real_batch = images[idx]  # (K, C, S, S) uint8: shown beside the samples, basis of diversity
+        self.step = 0
+        self.d_steps = config.d_steps
+        self.metrics = GrowableArray(len(METRICS))  # (steps, len(METRICS))
+        self.diversity = GrowableArray(2)  # (points, [step, ratio])
+        self.grids = ThinnedHistory(grid_capacity)  # (step, (H, W, 3) uint8)
+        self.snapshot_every = snapshot_every
+        self.elapsed_s = 0.0  # training time so far, paused time not counted
+        self._snapshot: Snapshot | None = None
+        self.take_snapshot()
+
+    # ---- hyper-parameters that may change while training
+    def set_hparams(self, **changes) -> None:
+        for key, value in changes.items():
+            if key not in HPARAMS:
+                raise UserFacingError(f"'{key}' can't be changed while training.")
+        self.config = self.config.with_(**changes)  # validates
+        c = self.config
+        for group in self.opt_g.param_groups:
+            group["lr"], group["betas"] = c.lr_g, (c.beta1_g, c.beta2_g)
+        for group in self.opt_d.param_groups:
+            group["lr"], group["betas"] = c.lr_d, (c.beta1_d, c.beta2_d)
+        self.d_steps = c.d_steps
+
+    # ---- one training step
+    def _real_batch(self) -> torch.Tensor:
+        idx = torch.randint(len(self.images), (self.config.batch_size,), generator=self.rng)
+        return to_model_range(self.images[idx]).to(self.device)  # (B, C, S, S)
+
+    def _noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.config.gan.latent_size, generator=self.rng).to(self.device)  # (B, latent)
+
+    def train_step(self) -> np.ndarray:
+        """One G update after d_steps D updates. Returns the step's metrics (len(METRICS),)."""
+        self.G.train()
+        b = self.config.batch_size
+        for _ in range(self.d_steps):
+            real = self._real_batch()
+            with torch.no_grad():
+                fake = self.G(self._noise(b))
+            s_real, s_fake = self.D(real), self.D(fake)  # (B,), (B,)
+            d_loss = self.loss.d_loss(s_real, s_fake)
+            if self.loss.gradient_penalty:
+                alpha_gen = self.rng if self.device.type == "cpu" else None
+                d_loss = d_loss + self.loss.gradient_penalty * gradient_penalty(self.D, real, fake, alpha_gen)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            gn_d = grad_norm(self.D.parameters())
+            self._ensure_finite(d_loss, gn_d, "D")
+            self.opt_d.step()
+        z = self._noise(b)
+        s_gen = self.D(self.G(z))
+        g_loss = self.loss.g_loss(s_gen)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        gn_g = grad_norm(self.G.parameters())
+        self._ensure_finite(g_loss, gn_g, "G")
+        self.opt_g.step()
+        self.D.zero_grad(set_to_none=True)  # D's grads from the G step are not D's own
+        with torch.no_grad():
+            sr, sf = s_real.detach(), s_fake.detach()
+            if self.loss.probability_scores:
+                d_real, d_fake = torch.sigmoid(sr).mean(), torch.sigmoid(sf).mean()
+            else:
+                d_real, d_fake = sr.mean(), sf.mean()
+            threshold = 0.5 * (sr.mean() + sf.mean())
+            d_acc = 0.5 * ((sr > threshold).float().mean() + (sf < threshold).float().mean())
+            row = torch.stack([g_loss.detach(), d_loss.detach(), d_real, d_fake, gn_g, gn_d, d_acc]).cpu().numpy()
+        self.step += 1
+        self.metrics.extend(row[None])
+        if self.step % self.snapshot_every == 0:
+            self.take_snapshot()
+        return row
+
+    def _ensure_finite(self, loss: torch.Tensor, norm: torch.Tensor, who: str) -> None:
+        if bool(torch.isfinite(loss)) and bool(torch.isfinite(norm)):
+            return
+        bad = self.step + 1
+        self.restore_snapshot()
+        raise NonFiniteError(
+            f"{who}'s loss or gradient became NaN/Inf at step {bad}: training paused and went back to the last "
+            f"good state (step {self.step}). Lower the learning rates, then resume.")
+
+    # ---- samples and diversity
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor | None = None) -> torch.Tensor:
+        """Generator output in eval mode (BatchNorm running statistics): (B, C, S, S) in [-1, 1]."""
+        self.G.eval()
+        out = self.G((self.fixed_z if z is None else z).to(self.device)).cpu()
+        self.G.train()
+        return out
+
+    def make_samples(self) -> tuple[np.ndarray, float]:
+        """The fixed-noise grid (H, W, 3) uint8 and the diversity ratio; both recorded in the history."""
+        samples = self.sample()
+        ratio = diversity_ratio(samples, to_model_range(self.real_batch))
+        grid = make_grid(to_uint8_hwc(samples))
+        self.grids.add(self.step, grid)
+        self.diversity.extend(np.array([[self.step, ratio]], np.float32))
+        return grid, ratio
+
+    def real_grid(self) -> np.ndarray:
+        return make_grid(to_uint8_hwc(to_model_range(self.real_batch)))
+
+    # ---- last good state
+    def _state(self) -> dict:
+        return {
+            "G": self.G.state_dict(), "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "rng": self.rng.get_state(), "n_metrics": len(self.metrics), "n_div": len(self.diversity),
+        }
+
+    def take_snapshot(self) -> None:
+        self._snapshot = Snapshot(self.step, copy.deepcopy(self._state()))
+
+    def restore_snapshot(self) -> None:
+        snap = self._snapshot
+        assert snap is not None
+        st = copy.deepcopy(snap.state)
+        self.G.load_state_dict(st["G"])
+        self.D.load_state_dict(st["D"])
+        self.opt_g.load_state_dict(st["opt_g"])
+        self.opt_d.load_state_dict(st["opt_d"])
+        self.rng.set_state(st["rng"])
+        self.metrics.truncate(st["n_metrics"])
+        self.diversity.truncate(st["n_div"])
+        self.grids.truncate(snap.step)
+        self.step = snap.step
+
+    def all_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in list(self.G.parameters()) + list(self.D.parameters()))
+
+
+class StepTimer:
+    """Steps per second over a sliding window, and elapsed training time (paused time not counted)."""
+
+    def __init__(self, elapsed: float = 0.0):
+        self.elapsed = elapsed
+        self._marks: list[tuple[float, int]] = []
+        self._last = None
+
+    def tick(self, step: int) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.elapsed += now - self._last
+        self._last = now
+        self._marks.append((now, step))
+        while len(self._marks) > 2 and now - self._marks[0][0] > 2.0:
+            self._marks.pop(0)
+
+    def steps_per_s(self) -> float:
+        if len(self._marks) < 2:
+            return 0.0
+        (t0, s0), (t1, s1) = self._marks[0], self._marks[-1]
+        return (s1 - s0) / max(t1 - t0, 1e-9)
