@@ -115,6 +115,7 @@ class DetectionTab(TabPage):
         self.table = DetectionTable()
         self.table.setMinimumWidth(360)
         self.summary = QLabel("")
+        self.summary.setWordWrap(True)
         self.explain = _text(T.BOXES_SET)
         self.explain.setStyleSheet("background: #2a2b2e; color: #ddd; padding: 6px; border-radius: 4px;")
         self.png_button = QPushButton("Export PNG...")
@@ -282,7 +283,9 @@ class DetectionTab(TabPage):
         self.boxes_item.set_highlight(selected=self.selected)
         self.table.select_source_row(self.selected)
         total = len(r.scores)
-        self.summary.setText(f"{len(self.shown)} shown of {total} candidates  ·  forward {r.forward_ms:.0f} ms")
+        self.summary.setText(f"{r.model_title}: {len(self.shown)} shown of {total} candidates, "
+                             f"forward {r.forward_ms:.0f} ms")
+        self.summary.setToolTip(self.summary.text())
         self.explain.setText(self._explanation())
         if self.selected < 0 and self.clicked_point is None:
             self._redraw_attention()

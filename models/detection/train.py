@@ -35,7 +35,7 @@ class TrainConfig:
     clip: float = 0.1
     warmup_steps: int = 200
     max_steps: int = 6_000
-    time_budget_s: float = 100 * 60  # wall clock (the CPU is shared); the LR cut also comes at lr_cut_at of this
+    time_budget_s: float = 65 * 60  # wall clock (the CPU is shared); the LR cut also comes at lr_cut_at of this
     lr_cut_at: float = 0.85
     eval_every_s: float = 300
     eval_images: int = 500
