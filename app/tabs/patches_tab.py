@@ -26,6 +26,7 @@ from .base import TabPage
 PCA_COMPONENTS = 10
 FILTER_COMPONENTS = 28
 MAX_FILTER_TILES = 256
+LAYER_VIEWS = ("pca", "similarity")  # the views that show the tokens of the chosen layer
 
 
 class PatchesTab(TabPage):
@@ -214,6 +215,9 @@ class PatchesTab(TabPage):
     @Slot(int)
     def _on_view_changed(self, row: int) -> None:
         self.stack.setCurrentIndex(row)
+        uses_layer = self.current_view() in LAYER_VIEWS
+        self.layer_slider.setEnabled(uses_layer)
+        self.layer_text.setEnabled(uses_layer)
         self._refresh()
 
     @Slot()
