@@ -190,3 +190,17 @@ def test_pca_of_every_layer_is_ready_after_idle_time(tab, qtbot):
     qtbot.waitUntil(lambda: len(tab._pca_cache) == 4, timeout=5000)
     for layer in range(4):
         np.testing.assert_allclose(tab._pca_cache[layer].scores, T.pca(r.hidden_states[layer, 2:], 10).scores)
+
+
+def test_hovering_a_patch_shows_its_pixels_and_embedding(tab, qtbot):
+    r = make_result(seed=11)
+    tab.show_result(r)
+    show(tab, qtbot, "patchify")
+    view = tab.views["patchify"]
+    pos = view.image_view.widget_pos_of_patch(3 * 7 + 6)
+    qtbot.mouseMove(view.image_view.viewport(), QPoint(round(pos.x()), round(pos.y())))
+    qtbot.waitUntil(lambda: "row 3, column 6" in view.info.text(), timeout=2000)
+    token = 2 + 3 * 7 + 6
+    shown = view.vector_view.image_item.image.ravel()[:24]
+    np.testing.assert_allclose(shown, r.hidden_states[0, token], atol=1e-6)
+    assert view.strip.highlight.isVisible()
