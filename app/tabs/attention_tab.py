@@ -33,6 +33,11 @@ def list_vit_specs(ctx):
     return tuple(specs_for("vit"))
 
 
+def precompute_views(ctx, views: AttentionViews) -> None:
+    """Job (plain function, numpy reductions only, no BLAS): fill the views' caches in the worker thread."""
+    views.precompute()
+
+
 SOURCE_TEXT = {
     "bundled": "Bundled weights (offline)",
     "torchvision": "Pretrained (torch hub cache or download)",
@@ -394,6 +399,9 @@ class AttentionTab(TabPage):
             self.topk.set_predictions(None, "This model has no classifier (e.g. DINOv2): no class scores.")
         self.model_status.setText(self._describe(result))
         self.redraw()
+        # fuse the heads every other way off the GUI thread, so changing the fusion later is instant
+        self.ctx.worker.submit(precompute_views, self.views, channel="attention-views",
+                               title="Preparing attention views")
 
     # ------------------------------------------------------------------ interaction
     def view_layer(self) -> int:
