@@ -71,13 +71,14 @@ class SpriteScores:
     frechet: float
     real_recognisable: float
     real_frechet: float  # real vs other real sprites: the floor
+    class_counts: tuple[int, ...] = ()  # samples per predicted class, in SHAPE_CLASSES order
 
 
 def _frechet(a: np.ndarray, b: np.ndarray) -> float:
     mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
-    covmean = covmean.real
+    eye = 1e-6 * np.eye(a.shape[1])  # dead ReLU features make the covariances singular
+    s1, s2 = np.cov(a, rowvar=False) + eye, np.cov(b, rowvar=False) + eye
+    covmean = np.real(linalg.sqrtm(s1 @ s2))
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
 
 
@@ -96,4 +97,33 @@ def score_samples(judge: SpriteJudge, samples: torch.Tensor, size: int = 32, n_r
         recognisable=float(conf.float().mean()), coverage=coverage,
         frechet=_frechet(fg.numpy().astype(np.float64), fr[:n_real].numpy().astype(np.float64)),
         real_recognisable=float((pr.max(1).values >= CONFIDENT).float().mean()),
-        real_frechet=_frechet(fr[n_real:].numpy().astype(np.float64), fr[:n_real].numpy().astype(np.float64)))
+        real_frechet=_frechet(fr[n_real:].numpy().astype(np.float64), fr[:n_real].numpy().astype(np.float64)),
+        class_counts=tuple(int(c) for c in counts))
+
+
+def main() -> None:
+    """python -m models.gan.evaluate RUN.safetensors: the judge's scores of 1000 samples, as JSON."""
+    import argparse
+    import json
+    from dataclasses import asdict
+
+    from .checkpoint import load_run
+
+    p = argparse.ArgumentParser()
+    p.add_argument("run")
+    p.add_argument("--judge", default="runs/gan_bundled/judge.safetensors", help="cached judge (trained if missing)")
+    p.add_argument("--samples", type=int, default=1000)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    Path(args.judge).parent.mkdir(parents=True, exist_ok=True)
+    judge = train_judge(cache=args.judge)
+    trainer = load_run(args.run, images=torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+    z = torch.randn(args.samples, trainer.config.gan.latent_size, generator=torch.Generator().manual_seed(1234))
+    s = score_samples(judge, trainer.sample(z))
+    out = {"run": args.run, "step": trainer.step, **asdict(s),
+           "recognisable_vs_real": s.recognisable / max(s.real_recognisable, 1e-9)}
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -4,13 +4,14 @@
 
 Checkpoints the whole run to runs/gan_bundled/run.safetensors every few minutes and resumes from it;
 every `--eval-every` steps scores 1000 samples with a sprite judge (models.gan.evaluate) and stops once
-the targets are met (or at --max-steps), then writes assets/weights/gan_dcgan_sprites32.safetensors.
+the targets are met (or at --max-steps), then writes assets/weights/gan_dcgan_sprites32.safetensors
+(the whole run with at most --max-grids sample grids; `models.gan.pack_bundled` does the same for a
+run stopped by hand).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -34,8 +35,9 @@ def main() -> None:
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--max-steps", type=int, default=12000)
     p.add_argument("--save-every-s", type=float, default=120)
-    p.add_argument("--target-recognisable", type=float, default=0.85)
-    p.add_argument("--target-coverage", type=float, default=0.6)
+    p.add_argument("--target-recognisable", type=float, default=0.9, help="share of the real sprites' score")
+    p.add_argument("--target-coverage", type=float, default=0.5)
+    p.add_argument("--max-grids", type=int, default=16, help="sample grids kept in the bundled file")
     args = p.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -70,12 +72,15 @@ def main() -> None:
             history.append({"step": trainer.step, "minutes": (time.time() - t0) / 60, **asdict(s)})
             print("EVAL " + json.dumps(history[-1]), flush=True)
             (out / "evals.json").write_text(json.dumps(history, indent=1))
-            if s.recognisable >= args.target_recognisable and s.coverage >= args.target_coverage:
+            if s.recognisable >= args.target_recognisable * s.real_recognisable and s.coverage >= args.target_coverage:
                 print("targets met", flush=True)
                 break
     save_run(trainer, ckpt, time.time() - t0)
     dest = Path(__file__).resolve().parents[2] / "assets" / "weights" / BUNDLED_FILE
-    shutil.copyfile(ckpt, dest)
+    while len(trainer.grids.items) > args.max_grids:  # keep the bundled file small (<= 10 MB)
+        trainer.grids.items = trainer.grids.items[::2]
+        trainer.grids.stride *= 2
+    save_run(trainer, dest, time.time() - t0)
     print(f"wrote {dest} ({dest.stat().st_size / 2**20:.1f} MB) at step {trainer.step}", flush=True)
 
 
