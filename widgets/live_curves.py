@@ -63,9 +63,9 @@ class PeakPyramid:
     (pyqtgraph's own peak downsampling rescans every point on every redraw).
     """
 
-    FAN = 8
+    FAN = 4
 
-    def __init__(self, levels: int = 6):
+    def __init__(self, levels: int = 11):
         self.lo: list[np.ndarray] = [np.empty(0) for _ in range(levels)]  # lo[0]/hi[0] unused: level 0 is raw
         self.hi: list[np.ndarray] = [np.empty(0) for _ in range(levels)]
         self.count = [0] * levels
@@ -95,10 +95,10 @@ class PeakPyramid:
             self.count[lev] = min(self.count[lev], n // self.FAN ** lev)
 
     def query(self, x: np.ndarray, y: np.ndarray, i0: int, i1: int, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """About `bins` (x, min, max) blocks covering raw indices [i0, i1)."""
+        """Between bins / 2 and 2 * bins (x, min, max) blocks covering raw indices [i0, i1)."""
         span = max(i1 - i0, 1)
         lev = 0
-        while lev + 1 < len(self.count) and span / self.FAN ** lev > bins:
+        while lev + 1 < len(self.count) and span / self.FAN ** lev > 2 * bins:
             lev += 1
         if lev == 0:
             return x[i0:i1], y[i0:i1], y[i0:i1]
@@ -402,8 +402,8 @@ class LiveCurves(QWidget):
                     item.setData([], [])
                 continue
             bx, lo, hi = s.peaks.query(x, y, i0, i1, width)  # one min/max pair per pixel column
-            rx = np.repeat(bx, 2)
-            ry = np.column_stack([lo, hi]).ravel()
+            rx = np.append(np.repeat(bx, 2), x[i1 - 1])  # ... ending on the newest point
+            ry = np.append(np.column_stack([lo, hi]).ravel(), y[i1 - 1])
             step = max(1, (i1 - i0) // (2 * width))
             sx, sy = x[i0:i1:step], sm_all[i0:i1:step]
             if (i1 - 1 - i0) % step:  # always end on the newest point
