@@ -167,3 +167,19 @@ def test_hf_rt_detr_gives_top_k_sigmoid_detections_and_sampling_points(tmp_path)
         np.random.default_rng(0).integers(0, 255, (90, 150, 3), dtype=np.uint8))
     assert r.boxes.shape == (40, 4) and np.all(np.diff(r.scores) <= 0)  # top (query, class) pairs, best first
     assert r.sampling_points.shape[0] == 20 and r.query_index.max() < 20
+
+
+def test_hf_rf_detr_through_transformers_gives_sampling_points(tmp_path):
+    from transformers import RfDetrConfig, RfDetrForObjectDetection, RfDetrImageProcessor
+
+    torch.manual_seed(0)
+    backbone = {"model_type": "rf_detr_dinov2", "image_size": 128, "hidden_size": 32, "num_hidden_layers": 4,
+                "num_attention_heads": 2, "patch_size": 16, "out_features": ["stage2", "stage4"]}
+    config = RfDetrConfig(backbone_config=backbone, d_model=32, decoder_ffn_dim=64, decoder_layers=2,
+                          decoder_self_attention_heads=2, decoder_cross_attention_heads=2, num_queries=12, group_detr=1,
+                          id2label={0: "a", 1: "b"}, label2id={"a": 0, "b": 1})
+    RfDetrForObjectDetection(config).save_pretrained(tmp_path)
+    RfDetrImageProcessor(size={"height": 128, "width": 128}).save_pretrained(tmp_path)
+    r = load_detector("detection/hf-rf-detr", str(tmp_path), "cpu").predict(np.full((90, 150, 3), 90, np.uint8))
+    assert r.class_names == ("a", "b") and r.boxes.shape == (24, 4)
+    assert r.sampling_points.shape[0] == 12 and np.isfinite(r.sampling_points).all()

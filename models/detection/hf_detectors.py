@@ -1,4 +1,4 @@
-"""Hugging Face transformers detectors (DETR, Conditional DETR, Deformable DETR, RT-DETR), from a hub id or
+"""Hugging Face transformers detectors (DETR, Conditional DETR, Deformable DETR, RT-DETR, RF-DETR), from a hub id or
 a local folder saved with save_pretrained. trust_remote_code stays off; attention runs in "eager" mode so
 the weights come out. Dense-attention families give per-query cross-attention and encoder self-attention;
 deformable ones give each query's sampling points and their weights (captured from the attention kernel).
@@ -44,6 +44,8 @@ FAMILIES = (
              "Zhu et al. 2021: each query looks at a few learned sampling points per scale instead of every pixel."),
     HFFamily("rt-detr", "RT-DETR (Hugging Face)", "PekingU/rtdetr_r50vd", "sigmoid", True, "RTDetrImageProcessor",
              "Zhao et al. 2024: a real-time DETR with a hybrid encoder, query selection and deformable decoder attention."),
+    HFFamily("rf-detr", "RF-DETR (Hugging Face)", "Roboflow/rf-detr-base", "sigmoid", True, "RfDetrImageProcessor",
+             "Robinson et al. 2025: a DINOv2 backbone with a light deformable DETR decoder, real-time."),
 )
 
 
