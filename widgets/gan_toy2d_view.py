@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import QGraphicsItem
 
 REAL_COLOUR = (52, 168, 83)
 FAKE_COLOUR = (171, 71, 188)
@@ -20,14 +22,18 @@ class Toy2DView(pg.PlotWidget):
         self.setAspectLocked(True)
         self.showGrid(x=True, y=True, alpha=0.1)
         self.setMenuEnabled(False)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # blocky heatmap, cheap scaling
+        for side in ("left", "bottom"):  # axes re-render only when the range changes
+            self.getPlotItem().getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.heat = pg.ImageItem()
-        self.heat.setLookupTable(pg.colormap.get("CET-D1A").getLookupTable(0, 1, 256))  # blue fake, red real
+        lut = pg.colormap.get("CET-D1A").getLookupTable(0, 1, 256)[:, :3].astype(np.float32)  # blue fake, red real
+        lut = 0.55 * lut + 0.45 * np.array([30, 31, 34], np.float32)  # mixed with the background: opaque, no blending
+        self.heat.setLookupTable(lut.astype(np.uint8))
         self.heat.setLevels((0.0, 1.0))
-        self.heat.setOpacity(0.55)
         self.heat.setZValue(-10)
         self.addItem(self.heat)
         self.real = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(*REAL_COLOUR, 170))
-        self.fake = pg.ScatterPlotItem(size=6, pen=pg.mkPen("w", width=0.5), brush=pg.mkBrush(*FAKE_COLOUR, 230))
+        self.fake = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(*FAKE_COLOUR, 255))
         self.arrows = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 150), width=1), connect="pairs")
         self.drawn = pg.ScatterPlotItem(size=8, symbol="x", pen=pg.mkPen(*REAL_COLOUR, width=2))
         for item in (self.real, self.arrows, self.fake, self.drawn):
@@ -41,6 +47,7 @@ class Toy2DView(pg.PlotWidget):
         self._extent = 2.5
         self.arrow_scale = 0.25
         self.frames_shown = 0
+        self._real_shown: np.ndarray | None = None
         self.setRange(xRange=(-self._extent, self._extent), yRange=(-self._extent, self._extent), padding=0)
         self.scene().sigMouseClicked.connect(self._on_click)
 
@@ -49,7 +56,9 @@ class Toy2DView(pg.PlotWidget):
         """real (N, 2), fake (M, 2), arrows (M, 2) gradient directions, heatmap (res, res) in [0, 1]."""
         self.heat.setImage(heatmap, autoLevels=False, levels=(0.0, 1.0))
         self.heat.setRect(-extent, -extent, 2 * extent, 2 * extent)
-        self.real.setData(real[:, 0], real[:, 1])
+        if real is not self._real_shown:  # the real data only changes on reset
+            self.real.setData(real[:, 0], real[:, 1])
+            self._real_shown = real
         self.fake.setData(fake[:, 0], fake[:, 1])
         norms = np.linalg.norm(arrows, axis=1, keepdims=True)
         scale = self.arrow_scale / max(float(np.percentile(norms, 90)), 1e-8)  # relative lengths kept

@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from scipy.signal import lfilter
 from superqt import QLabeledDoubleSlider
 
 PALETTE = ((66, 133, 244), (234, 67, 53), (251, 188, 5), (52, 168, 83), (171, 71, 188), (0, 172, 193),
            (255, 112, 67), (158, 157, 36))
+GRID = True
+BACKGROUND = (30, 31, 34)
 ENVELOPE_DIVISOR = 6  # envelope blocks are this many times wider than the raw curve's
 
 
@@ -165,7 +167,7 @@ class LiveCurves(QWidget):
         self.redraw_count = 0
 
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("#1e1f22")
+        self.graphics.setBackground(BACKGROUND)
         self.graphics.ci.setSpacing(2)
 
         self.smoothing_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
@@ -212,13 +214,14 @@ class LiveCurves(QWidget):
         row = len(self._plots)
         plot = self.graphics.addPlot(row=row, col=0)
         plot.setTitle(name, size="9pt", color="#cfd2d6")
-        plot.showGrid(x=True, y=True, alpha=0.15)
-        plot.addLegend(offset=(-6, 4), labelTextSize="8pt", brush=(30, 31, 34, 180))
+        plot.showGrid(x=GRID, y=GRID, alpha=0.15)
         if y_label:
             plot.setLabel("left", y_label)
         plot.setLabel("bottom", "step")
         if self._plots:
             plot.setXLink(next(iter(self._plots.values())))
+        for side in ("left", "bottom"):  # axes are re-rendered only when their range changes
+            plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
         plot.getViewBox().sigXRangeChanged.connect(self._on_x_range)
         plot.enableAutoRange(x=not self._follow, y=True)
@@ -230,7 +233,8 @@ class LiveCurves(QWidget):
         plot_item = self.add_plot(plot or name)
         color = color or PALETTE[len(self._series) % len(PALETTE)]
         s = _Series(name, plot or name, color)
-        s.raw_item = plot_item.plot(pen=pg.mkPen((*color, 90), width=1), antialias=False)
+        faint = tuple(int(0.4 * c + 0.6 * b) for c, b in zip(color, BACKGROUND))  # opaque: no blending cost
+        s.raw_item = plot_item.plot(pen=pg.mkPen(faint, width=1), antialias=False)
         s.smooth_item = plot_item.plot(pen=pg.mkPen(color, width=2), name=name, antialias=False)
         for item in (s.raw_item, s.smooth_item):
             item.setDownsampling(auto=True, method="peak")
@@ -243,6 +247,13 @@ class LiveCurves(QWidget):
         plot_item.addItem(s.env_item)
         self._series[name] = s
         self._order.append(name)
+        self._retitle(s.plot)
+
+    def _retitle(self, plot: str) -> None:
+        """The legend lives in the title (a legend box would hide the newest points)."""
+        keys = "&nbsp;&nbsp;".join(f"<span style='color: rgb{s.color}'>━ {s.name}</span>"
+                                   for s in self._series.values() if s.plot == plot)
+        self._plots[plot].setTitle(f"<span style='color: #cfd2d6'>{plot}</span>&nbsp;&nbsp;&nbsp;{keys}", size="9pt")
 
     def series_names(self) -> list[str]:
         return list(self._order)
@@ -425,10 +436,16 @@ class LiveCurves(QWidget):
                 self._fit_x()
 
     def _fit_x(self) -> None:
+        """Follow the newest step; the range grows in 25% jumps so the axes (costly to re-render) stay
+        cached on most frames."""
         lo, hi = np.inf, -np.inf
         for s in self._series.values():
             if s.raw.n:
                 lo, hi = min(lo, s.raw.x[0]), max(hi, s.raw.x[s.raw.n - 1])
-        if np.isfinite(lo) and self._plots:
-            first = next(iter(self._plots.values()))
-            first.setXRange(lo, max(hi, lo + 1), padding=0.02)
+        if not (np.isfinite(lo) and self._plots):
+            return
+        first = next(iter(self._plots.values()))
+        a, b = first.getViewBox().viewRange()[0]
+        span = max(hi - lo, 1.0)
+        if lo < a or hi > b or hi < a + 0.5 * (b - a) or lo > a + 0.1 * span:
+            first.setXRange(lo, lo + 1.25 * span, padding=0.0)

@@ -36,8 +36,8 @@ class RunReady:
 
 
 def _ready(trainer: GanTrainer, title: str) -> RunReady:
-    if not trainer.grids.items:
-        trainer.make_samples()
+    if not trainer.grids.items or trainer.grids.items[-1][0] != trainer.step:
+        trainer.make_samples()  # show the generator as it is now (a thinned history may end earlier)
     return RunReady(trainer, title, trainer.config.to_dict(), trainer.step, trainer.metrics.view().copy(),
                     trainer.diversity.view().copy(), list(trainer.grids.items), trainer.grids.stride,
                     trainer.real_grid(), trainer.elapsed_s)

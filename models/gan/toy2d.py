@@ -85,6 +85,8 @@ class ToyGan:
             if config.data not in REAL_SHAPES:
                 raise UserFacingError(f"Unknown 2-D data '{config.data}' (known: {', '.join(REAL_SHAPES)}, drawn).")
             self.real = REAL_SHAPES[config.data](config.n_real, rng).astype(np.float64)  # (n_real, 2)
+        self.real32 = self.real.astype(np.float32)  # shared by every frame (read-only), so views can skip redraws
+        self.real32.setflags(write=False)
         hidden = [config.hidden] * config.layers
         self.G = MLP([config.latent, *hidden, 2], rng)
         self.D = MLP([2, *hidden, 1], rng)
@@ -128,7 +130,7 @@ class ToyGan:
         _, d_g = self.loss.g(scores)
         _, dx = self.D.backward(d_g * len(fake), cache, want_params=False)  # per point, not averaged away
         last = self.losses.view()[-1] if len(self.losses) else np.zeros(2, np.float32)
-        return ToyFrame(self.iteration, self.real.astype(np.float32), fake.astype(np.float32),
+        return ToyFrame(self.iteration, self.real32, fake.astype(np.float32),
                         (-dx).astype(np.float32), heat.astype(np.float32), EXTENT, float(last[0]), float(last[1]),
                         iters_per_s)
 

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import UserFacingError
 
 SLOPE = 0.2  # LeakyReLU
+CHUNK = 256  # rows per matrix product in inference (see MLP.__call__)
 
 
 class MLP:
@@ -40,7 +41,11 @@ class MLP:
         return x, cache
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)[0]
+        """Inference in chunks of CHUNK rows: larger matrix products make OpenBLAS start its threads, which
+        costs 10x more CPU (measured: 8 ms vs 0.8 ms for the 48x48 heatmap on a busy 2-core machine)."""
+        if len(x) <= CHUNK:
+            return self.forward(x)[0]
+        return np.concatenate([self.forward(x[i:i + CHUNK])[0] for i in range(0, len(x), CHUNK)])
 
     def backward(self, dout: np.ndarray, cache: list, want_params: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
         """Gradient of the parameters as one flat array like self.flat (None when not wanted), and of the input."""
