@@ -296,6 +296,7 @@ class AttentionTab(TabPage):
         self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(current)))
         self.model_combo.blockSignals(False)
         self._on_model_picked()
+        self._sync_picker()
 
     def _spec(self):
         return self._specs[self.model_combo.currentData()]
@@ -353,6 +354,21 @@ class AttentionTab(TabPage):
     @Slot(str)
     def _on_model_changed(self, label: str) -> None:
         self.model_status.setText(f"Chosen: {label}")
+        self._sync_picker()
+
+    def _sync_picker(self) -> None:
+        """Show the session's model in the picker (it may be chosen elsewhere, e.g. by the Patches tab)."""
+        if not self._specs_loaded:
+            return
+        choice = self.session.choice
+        for combo, value in ((self.model_combo, choice.key), (self.source_combo, None)):
+            if value is not None and combo.findData(value) >= 0 and combo.currentData() != value:
+                combo.setCurrentIndex(combo.findData(value))  # refills the sources
+        if choice.source_kind and self.source_combo.findData(choice.source_kind) >= 0:
+            self.source_combo.setCurrentIndex(self.source_combo.findData(choice.source_kind))
+        if choice.ref:
+            self.ref_edit.setText(choice.ref)
+        self.size_spin.setValue(choice.input_size or 0)
 
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:

@@ -41,6 +41,7 @@ class TrainConfig:
     max_steps: int = 3_200  # cosine length; the run normally stops earlier, once the targets are met
     label_smoothing: float = 0.1
     patch_loss_weight: float = 0.5  # the same head on the mean patch token also learns the class (see model card)
+    patch_loss_every_block: bool = False  # that loss after every block (deep supervision), not only the last
     eval_every: int = 250
     checkpoint_seconds: float = 180.0
     target_accuracy: float = 0.98
@@ -57,17 +58,20 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 def training_loss(model: ShapesViT, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
     """Cross-entropy of the CLS prediction, plus the same head applied to the mean of the patch tokens.
 
-    The second term asks every patch token to carry the class by the last layer, so patches (background
-    ones too) learn to attend to the object's patches; the app's classifier reads only the CLS token.
+    The second term asks the patch tokens to carry the class (after the last block, or after every block
+    with ``patch_loss_every_block``), so patches, background ones too, learn to attend to the object's
+    patches; the app's classifier reads only the CLS token.
     """
     tokens = model.embed(x)
-    for block in model.blocks:
+    patch_losses = []
+    for i, block in enumerate(model.blocks):
         tokens = block(tokens)
-    normed = model.norm(tokens)  # (B, 1 + P, D)
-    loss = F.cross_entropy(model.head(normed[:, 0]), y, label_smoothing=cfg.label_smoothing)
-    if cfg.patch_loss_weight > 0:
-        patch_logits = model.head(normed[:, 1:].mean(dim=1))
-        loss = loss + cfg.patch_loss_weight * F.cross_entropy(patch_logits, y, label_smoothing=cfg.label_smoothing)
+        if cfg.patch_loss_weight > 0 and (cfg.patch_loss_every_block or i == len(model.blocks) - 1):
+            pooled = model.norm(tokens[:, 1:]).mean(dim=1)  # (B, D): mean of the normed patch tokens
+            patch_losses.append(F.cross_entropy(model.head(pooled), y, label_smoothing=cfg.label_smoothing))
+    loss = F.cross_entropy(model.classify(tokens), y, label_smoothing=cfg.label_smoothing)
+    if patch_losses:
+        loss = loss + cfg.patch_loss_weight * torch.stack(patch_losses).mean()
     return loss
 
 
@@ -97,9 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", default="runs/vit")
     parser.add_argument("--max-steps", type=int, default=TrainConfig.max_steps)
     parser.add_argument("--weights", default=str(WEIGHTS_DIR / WEIGHTS_FILE))
+    parser.add_argument("--patch-loss-every-block", action="store_true",
+                        help="deep supervision: the mean patch token predicts the class after every block")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    cfg = TrainConfig(max_steps=args.max_steps)
+    cfg = TrainConfig(max_steps=args.max_steps, patch_loss_every_block=args.patch_loss_every_block)
     model_cfg = ViTConfig()
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

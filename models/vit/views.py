@@ -41,7 +41,8 @@ class RenderedView:
 
 
 EXPLAIN = {
-    "cls": ("The CLS token is an extra token whose final state the classifier reads. This map is one row of "
+    "cls": ("The CLS token is an extra token whose final state sums up the image (the classifier reads it). "
+            "This map is one row of "
             "the attention matrix: how strongly the CLS token looks at each patch in this layer (the row sums "
             "to 1 over all tokens). Bright patches are where it gathers information from at this depth."),
     "no_cls": ("This model has no CLS token: it pools all patch tokens (for example their mean) to make its "
