@@ -87,6 +87,8 @@ def test_smoothing_log_envelope_and_truncate(qtbot, curves):
     curves.redraw_now()
     _, dy = curves._series["D loss"].raw_item.getData()
     assert np.isnan(dy).all()  # negative values have no logarithm: hidden, not drawn wrongly
+    lo, hi = curves._plots["Losses"].getViewBox().viewRange()[1]
+    assert lo <= np.log10(y.min()) and np.log10(y.max()) <= hi  # the view follows in log units
     curves.truncate(200)
     assert len(curves.data("G loss")[0]) == 200 and len(curves.data("D loss")[2]) == 200
 

@@ -224,7 +224,7 @@ class LiveCurves(QWidget):
             plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
         plot.getViewBox().sigXRangeChanged.connect(self._on_x_range)
-        plot.enableAutoRange(x=not self._follow, y=True)
+        plot.enableAutoRange(x=False, y=False) if self._follow else plot.enableAutoRange(x=True, y=True)
         plot.setLogMode(y=self._log)
         self._plots[name] = plot
         return plot
@@ -353,7 +353,7 @@ class LiveCurves(QWidget):
             self.follow_box.blockSignals(False)
         for p in self._plots.values():
             if self._follow:  # x is set by _redraw (linked plots auto-ranging x fight each other); y auto
-                p.enableAutoRange(x=False, y=True)
+                p.enableAutoRange(x=False, y=False)  # _fit_x / _fit_y set the ranges in jumps
             else:
                 p.disableAutoRange()
         for s in self._series.values():  # clipping to the view would freeze auto-ranging at the first view
@@ -434,6 +434,26 @@ class LiveCurves(QWidget):
             self.redraw_count += 1
             if self._follow:
                 self._fit_x()
+                self._fit_y()
+
+    def _fit_y(self) -> None:
+        """y range of each plot from what is drawn, changed only when data leave it or fill < 40% of it."""
+        bounds: dict[str, list[float]] = {}
+        for s in self._series.values():
+            for item in (s.raw_item, s.smooth_item):
+                _, y = item.getData()
+                if y is None or not len(y):
+                    continue
+                y = y[np.isfinite(y)]  # getData() is in view coordinates (already log10 in log mode)
+                if len(y):
+                    b = bounds.setdefault(s.plot, [np.inf, -np.inf])
+                    b[0], b[1] = min(b[0], float(y.min())), max(b[1], float(y.max()))
+        for name, (lo, hi) in bounds.items():
+            vb = self._plots[name].getViewBox()
+            a, b = vb.viewRange()[1]
+            span = max(hi - lo, 1e-9)
+            if lo < a or hi > b or (hi - lo) < 0.4 * (b - a):
+                vb.setYRange(lo - 0.1 * span, hi + 0.1 * span, padding=0.0)
 
     def _fit_x(self) -> None:
         """Follow the newest step; the range grows in 25% jumps so the axes (costly to re-render) stay
