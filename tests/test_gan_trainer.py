@@ -188,3 +188,13 @@ def test_health_flags_collapse_and_an_overpowering_d():
     norms[-3] = 500.0
     assert "exploding_gradients" in {w.key for w in check_health(acc * 0.6, norms, div[:0])}
     assert check_health(acc * 0.6, np.abs(rng.normal(1, 0.1, (500, 2))), div[:0]) == ()
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_both_resolutions_make_images_of_that_size(size):
+    from models.gan.networks import Discriminator, Generator
+
+    cfg = GanConfig(image_size=size, latent_size=8, channels=1, width=4)
+    fake = Generator(cfg)(torch.randn(2, 8))
+    assert fake.shape == (2, 1, size, size) and fake.abs().max() <= 1
+    assert Discriminator(cfg)(fake).shape == (2,)

@@ -102,10 +102,10 @@ def _torchvision_loader(name: str, title: str) -> Callable[[DataRequest, Progres
             try:
                 ds = cls(str(root), train=True, download=True)
             except Exception as exc:  # offline, or a broken partial download
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
                 raise UserFacingError(
-                    f"{title} is not in {root} and could not be downloaded ({type(exc).__name__}: "
-                    f"{str(exc)[:120]}). Connect to the internet once, or pick a folder that holds "
-                    f"torchvision's {title} files.") from None
+                    f"{title} is not in {root} and could not be downloaded ({first}). Connect to the internet "
+                    f"once, or pick a folder that holds torchvision's {title} files.") from None
         data = ds.data
         images = torch.as_tensor(np.asarray(data))  # MNIST: (N, 28, 28); CIFAR: (N, 32, 32, 3)
         images = images[:, None] if images.dim() == 3 else images.permute(0, 3, 1, 2)
