@@ -88,6 +88,53 @@ def _load_folder(req: DataRequest, progress: ProgressFn | None) -> torch.Tensor:
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
 
+def _download(url: str, dest: Path, what: str, progress: ProgressFn | None, done: int, total: int) -> int:
+    """Fetch url to dest (via a .part file) reporting progress over all files; returns bytes so far."""
+    import urllib.request
+
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    with urllib.request.urlopen(url, timeout=20) as response, open(tmp, "wb") as out:
+        while chunk := response.read(1 << 18):
+            out.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress(min(done / total, 1.0) if total else None, f"Downloading {what}: {done / 2**20:.1f} MB")
+    tmp.replace(dest)
+    return done
+
+
+def _prefetch(cls, root: Path, title: str, progress: ProgressFn | None) -> None:
+    """Download a torchvision dataset's archives with progress into the places torchvision checks;
+    torchvision then only verifies and extracts them. Knows the MNIST family and CIFAR layouts."""
+    from torchvision.datasets.utils import check_integrity
+
+    if hasattr(cls, "resources") and hasattr(cls, "mirrors"):  # MNIST, Fashion-MNIST: several .gz files
+        folder = root / cls.__name__ / "raw"
+        files = [(name, md5, [m + name for m in cls.mirrors]) for name, md5 in cls.resources]
+        total = {"MNIST": 11_594_722, "FashionMNIST": 30_878_645}.get(cls.__name__, 0)
+    elif hasattr(cls, "url") and hasattr(cls, "filename"):  # CIFAR: one archive
+        folder = root
+        files = [(cls.filename, getattr(cls, "tgz_md5", None), [cls.url])]
+        total = 170_498_071
+    else:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    done = 0
+    for name, md5, urls in files:
+        dest = folder / name
+        if check_integrity(str(dest), md5):
+            continue
+        errors = []
+        for url in urls:
+            try:
+                done = _download(url, dest, title, progress, done, total)
+                break
+            except OSError as exc:  # URLError, timeouts, refused connections
+                errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
+        else:
+            raise OSError("; ".join(errors))
+
+
 def _torchvision_loader(name: str, title: str) -> Callable[[DataRequest, ProgressFn | None], torch.Tensor]:
     def load(req: DataRequest, progress: ProgressFn | None) -> torch.Tensor:
         import torchvision.datasets as tvd
@@ -96,13 +143,14 @@ def _torchvision_loader(name: str, title: str) -> Callable[[DataRequest, Progres
         root = Path(req.ref).expanduser() if req.ref else DEFAULT_DATA_ROOT
         try:
             ds = cls(str(root), train=True, download=False)
-        except RuntimeError:  # not on disk: try to download it
-            if progress:
-                progress(None, f"Downloading {title} to {root} ...")
+        except RuntimeError:  # not on disk: download it (with progress), then let torchvision check and unpack
             try:
+                _prefetch(cls, root, title, progress)
+                if progress:
+                    progress(None, f"Unpacking {title}")
                 ds = cls(str(root), train=True, download=True)
             except Exception as exc:  # offline, or a broken partial download
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
                 raise UserFacingError(
                     f"{title} is not in {root} and could not be downloaded ({first}). Connect to the internet "
                     f"once, or pick a folder that holds torchvision's {title} files.") from None

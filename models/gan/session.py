@@ -2,6 +2,7 @@
 handle the tab only passes back to jobs) plus everything the view shows, as numpy arrays."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,13 +44,36 @@ def _ready(trainer: GanTrainer, title: str) -> RunReady:
                     trainer.real_grid(), trainer.elapsed_s)
 
 
+def _with_progress(ctx: JobContext, fn, *args):
+    """Run fn(*args, progress) in a helper thread, yielding its progress reports (downloads can take minutes)."""
+    box: dict[str, Any] = {"progress": Progress(None, "Loading data")}
+
+    def report(fraction, message) -> None:
+        box["progress"] = Progress(fraction, message)
+
+    def run() -> None:
+        try:
+            box["result"] = fn(*args, report)
+        except BaseException as exc:  # re-raised in the job
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="gan-data", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.1)
+        yield box["progress"]
+        ctx.check_cancelled()  # a cancelled download finishes in the background and is dropped
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 def new_run_job(ctx: JobContext, config: TrainConfig):
-    """A fresh run: loads (or draws) the data, builds G and D with the config's seed."""
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    """A fresh run: loads (or draws, or downloads) the data, builds G and D with the config's seed."""
     yield Progress(None, f"Loading {config.dataset} data")
-    images = load_images(config.dataset, DataRequest(config.data_ref, config.gan.image_size, config.seed,
-                                                     config.num_train_images))
-    ctx.check_cancelled()
+    images = yield from _with_progress(ctx, load_images, config.dataset,
+                                       DataRequest(config.data_ref, config.gan.image_size, config.seed,
+                                                   config.num_train_images))
     gan = config.gan
     if images.shape[1] != gan.channels:
         config = config.with_(gan=GanConfig(gan.image_size, gan.latent_size, int(images.shape[1]), gan.width))
