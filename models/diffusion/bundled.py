@@ -16,10 +16,13 @@ WEIGHTS_FILE = "ddpm_shapes.safetensors"
 WEIGHTS_PATH = Path(__file__).resolve().parents[2] / "assets" / "weights" / WEIGHTS_FILE
 
 
-def save_unet(net: UNet, path: Path, schedule: str, timesteps: int, extra: dict | None = None) -> None:
+def save_unet(net: UNet, path: Path, schedule: str, timesteps: int, extra: dict | None = None,
+              class_names: tuple[str, ...] | None = None) -> None:
+    """EMA/model weights + what it takes to rebuild and sample (config, schedule, class names) as metadata."""
     from safetensors.torch import save_file
+    names = SHAPE_CLASSES[: net.config.num_classes] if class_names is None else tuple(class_names)
     meta = {"unet_config": json.dumps(net.config.to_dict()), "schedule": schedule,
-            "timesteps": str(timesteps), "class_names": json.dumps(list(SHAPE_CLASSES))}
+            "timesteps": str(timesteps), "class_names": json.dumps(list(names))}
     meta.update({k: str(v) for k, v in (extra or {}).items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}, str(path), metadata=meta)

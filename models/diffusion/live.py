@@ -54,7 +54,8 @@ class LiveSession:
     def _ensure(self, settings: LiveSettings, device: str) -> None:
         if self.trainer is not None:
             return
-        cfg = TrainConfig(lr=settings.lr, batch=settings.batch, dataset_size=settings.dataset_size, warmup_steps=50)
+        cfg = TrainConfig(lr=settings.lr, batch=settings.batch, dataset_size=settings.dataset_size, warmup_steps=50,
+                          decay_steps=0)
         trainer = Trainer(cfg, device=device)
         if settings.start_from == "bundled":
             bundled = load_unet_file(WEIGHTS_PATH, device)

@@ -33,7 +33,7 @@ def main(argv=None) -> None:
     ap.add_argument("--first-eval", type=int, default=800)
     ap.add_argument("--quick-per-class", type=int, default=10)
     ap.add_argument("--full-per-class", type=int, default=100)
-    ap.add_argument("--max-steps", type=int, default=20000)
+    ap.add_argument("--max-steps", type=int, default=4000)
     ap.add_argument("--ckpt-minutes", type=float, default=3.0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)

@@ -30,6 +30,9 @@ class TrainConfig:
     timesteps: int = 500
     lr: float = 1e-3
     warmup_steps: int = 200
+    decay_start: int = 2000  # cosine decay of the learning rate from this step ...
+    decay_steps: int = 2000  # ... over this many steps, down to min_lr_ratio * lr (0: constant lr)
+    min_lr_ratio: float = 0.05
     weight_decay: float = 0.0
     batch: int = 32
     ema_decay: float = 0.999
@@ -102,7 +105,7 @@ class Trainer:
         else:
             weight = torch.ones_like(mse)
         loss = (weight * mse).mean()
-        lr = cfg.lr * min(1.0, (self.step + 1) / max(1, cfg.warmup_steps))
+        lr = self.learning_rate(self.step)
         for g in self.opt.param_groups:
             g["lr"] = lr
         self.opt.zero_grad(set_to_none=True)
@@ -114,6 +117,15 @@ class Trainer:
         self.step += 1
         self.train_seconds += time.perf_counter() - t0
         return float(loss.detach()), mse.detach().cpu().numpy(), t.cpu().numpy()
+
+    def learning_rate(self, step: int) -> float:
+        """Linear warm-up, constant, then a cosine decay to min_lr_ratio * lr."""
+        cfg = self.config
+        lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+        if cfg.decay_steps > 0 and step >= cfg.decay_start:
+            u = min(1.0, (step - cfg.decay_start) / cfg.decay_steps)
+            lr *= cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * u))
+        return lr
 
     @torch.no_grad()
     def _update_ema(self) -> None:
