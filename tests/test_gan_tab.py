@@ -80,3 +80,13 @@ def test_the_2d_mode_trains_and_pauses(tab, qtbot):
     tab._toy_single()
     qtbot.waitUntil(lambda: tab._toy.iteration == frozen + 1, timeout=10000)
     assert (tab._toy.G.flat == g_before).all()  # D only: G did not move
+
+
+def test_slow_motion_trains_a_few_iterations_per_second(tab, qtbot):
+    tab.mode_toy.setChecked(True)
+    tab.toy_slow.setChecked(True)
+    tab._toy_toggle()
+    qtbot.wait(1300)
+    n = tab._toy.iteration
+    tab._toy_toggle()
+    assert 2 <= n <= 10  # ~5 per second, each one shown

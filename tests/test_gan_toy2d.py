@@ -82,7 +82,7 @@ def test_drawn_points_need_at_least_three():
 
 def test_toy_job_runs_until_paused_or_the_iteration_budget():
     toy = ToyGan(ToyConfig())
-    end, frames = run_to_completion(toy_job, toy, TrainingControl(), "both", False, 0.0, 25)
+    end, frames = run_to_completion(toy_job, toy, TrainingControl(), "both", 0.0, 25)
     assert end == 25 and frames[-1].iteration == 25
     control = TrainingControl()
     gen = toy_job(JobContext(), toy, control, frame_interval_s=0.0)

@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QPushButton, QRadioButton, QScrollArea, QSplitter,
                                QStackedWidget, QVBoxLayout, QWidget)
@@ -82,6 +82,10 @@ class GanTab(TabPage):
         self._toy: ToyGan | None = None
         self._toy_running = False
         self._toy_frames = 0
+        self._toy_job_active = False
+        self._slow_timer = QTimer(self)
+        self._slow_timer.setInterval(200)
+        self._slow_timer.timeout.connect(self._toy_slow_tick)
 
         self.mode_images = QRadioButton("Images (DCGAN)")
         self.mode_toy = QRadioButton("2-D points (GAN Lab)")
@@ -170,8 +174,8 @@ class GanTab(TabPage):
         scroll = QScrollArea()
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(300)
-        scroll.setMaximumWidth(360)
+        scroll.setMinimumWidth(left.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
+        scroll.setMaximumWidth(400)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.health = QLabel("")
@@ -448,7 +452,7 @@ class GanTab(TabPage):
         for b in (self.toy_both, self.toy_d, self.toy_g):
             modes.addButton(b)
             b.toggled.connect(self._toy_mode_changed)
-        self.toy_slow = QCheckBox("Slow motion (1 step per frame)")
+        self.toy_slow = QCheckBox("Slow motion (5 steps per second)")
         self.toy_slow.toggled.connect(self._toy_mode_changed)
         self.toy_play = QPushButton("Play")
         self.toy_play.clicked.connect(self._toy_toggle)
@@ -526,8 +530,19 @@ class GanTab(TabPage):
     def _toy_stop(self) -> None:
         self.toy_control.request_pause()
         self.ctx.worker.cancel(TOY_CHANNEL)
+        self._slow_timer.stop()
+        self._toy_job_active = False
         self._toy_running = False
         self.toy_play.setText("Play")
+
+    def _toy_start(self) -> None:
+        self._toy_running = True
+        self.toy_play.setText("Pause")
+        if self.toy_slow.isChecked():
+            self._slow_timer.start()
+            self._toy_slow_tick()
+        else:
+            self._toy_submit()
 
     def _toy_submit(self, max_iterations: int | None = None) -> None:
         if self._toy is None:
@@ -535,18 +550,22 @@ class GanTab(TabPage):
             if self._toy is None:
                 return
         self.toy_control.clear()
-        self.ctx.worker.submit(toy_job, self._toy, self.toy_control, self._toy_mode(), self.toy_slow.isChecked(),
+        self._toy_job_active = True
+        self.ctx.worker.submit(toy_job, self._toy, self.toy_control, self._toy_mode(),
                                max_iterations=max_iterations, channel=TOY_CHANNEL, title="Training the 2-D GAN",
                                on_partial=self._show_toy_frame, on_result=self._toy_ended, on_error=self._on_toy_error)
+
+    @Slot()
+    def _toy_slow_tick(self) -> None:
+        if not self._toy_job_active:  # one iteration per tick, each shown
+            self._toy_submit(max_iterations=1)
 
     @Slot()
     def _toy_toggle(self) -> None:
         if self._toy_running:
             self._toy_stop()
-            return
-        self._toy_running = True
-        self.toy_play.setText("Pause")
-        self._toy_submit()
+        else:
+            self._toy_start()
 
     @Slot()
     def _toy_single(self) -> None:
@@ -555,17 +574,18 @@ class GanTab(TabPage):
 
     @Slot()
     def _toy_mode_changed(self, *args) -> None:
-        if self._toy_running:  # restart the job with the new mode; the model is kept
-            self._toy_submit()
+        if self._toy_running:  # restart with the new mode / speed; the model is kept
+            self._toy_stop()
+            self._toy_start()
 
     def _toy_ended(self, iteration) -> None:
-        if self.toy_control.pause_requested:
+        self._toy_job_active = False
+        if self.toy_control.pause_requested and not self._slow_timer.isActive():
             self._toy_running = False
             self.toy_play.setText("Play")
 
     def _on_toy_error(self, message: str) -> None:
-        self._toy_running = False
-        self.toy_play.setText("Play")
+        self._toy_stop()
         self.toy_status.setText(message)
 
     def _show_toy_frame(self, f) -> None:
@@ -651,6 +671,7 @@ class GanTab(TabPage):
         return self.stack.currentWidget()
 
     def shutdown(self) -> None:
+        self._slow_timer.stop()
         self.control.request_stop()
         self.toy_control.request_stop()
         self.ctx.worker.cancel(CHANNEL)

@@ -135,10 +135,11 @@ class ToyGan:
                         iters_per_s)
 
 
-def toy_job(ctx: JobContext, toy: ToyGan, control, mode: str = "both", slow_motion: bool = False,
-            frame_interval_s: float = 1 / 30, max_iterations: int | None = None):
-    """Train the 2-D GAN, yielding a ToyFrame about 30 times a second (slow motion: one iteration per
-    frame, 5 frames a second). mode: "both", "d" (D only) or "g" (G only)."""
+def toy_job(ctx: JobContext, toy: ToyGan, control, mode: str = "both", frame_interval_s: float = 1 / 30,
+            max_iterations: int | None = None):
+    """Train the 2-D GAN, yielding a ToyFrame about 30 times a second, until paused or max_iterations.
+    mode: "both", "d" (D only) or "g" (G only). Slow motion is the tab submitting max_iterations=1 jobs
+    on a timer (never a sleep here: the worker thread is shared with the other tabs)."""
     train_d, train_g = {"both": (True, True), "d": (True, False), "g": (False, True)}[mode]
     start_iter, t_start = toy.iteration, time.perf_counter()
     last = 0.0
@@ -149,11 +150,9 @@ def toy_job(ctx: JobContext, toy: ToyGan, control, mode: str = "both", slow_moti
             break
         toy.step(train_d, train_g)
         now = time.perf_counter()
-        if slow_motion or now - last >= frame_interval_s:
+        if now - last >= frame_interval_s:
             rate = (toy.iteration - start_iter) / max(now - t_start, 1e-9)
             yield toy.frame(rate)
             last = time.perf_counter()
-            if slow_motion:
-                time.sleep(0.2)
     yield toy.frame((toy.iteration - start_iter) / max(time.perf_counter() - t_start, 1e-9))
     return toy.iteration
