@@ -42,6 +42,9 @@ class TrainConfig:
     checkpoint_every_s: float = 180
     target_map50: float = 0.90
     target_map: float = 0.60
+    # once the targets are met before the scheduled LR cut, cut now and train this fraction of the steps so far
+    # more at the low LR (the late cut is worth ~+0.1 mAP in the design notes), then stop
+    polish_fraction: float = 0.15
 
 
 def lr_factor(step: int, elapsed: float, tc: TrainConfig, cut_done: bool) -> tuple[float, bool]:
@@ -91,6 +94,17 @@ def train(out: Path, tc: TrainConfig, final_path: Path) -> None:
         (out / "final.json").write_text(json.dumps({"metrics": metrics, **info, "history": state["history"]}, indent=1))
         print(f"done: {reason}", flush=True)
 
+    def met(m: dict) -> bool:
+        return m["map50"] >= tc.target_map50 and m["map"] >= tc.target_map
+
+    def start_polish() -> None:
+        state["cut"] = True
+        state["polish_until"] = state["step"] + max(1, round(state["step"] * tc.polish_fraction))
+        print(f"targets met at step {state['step']}: learning rate cut 10x, training until step "
+              f"{state['polish_until']}", flush=True)
+
+    if state["history"] and met(state["history"][-1]) and "polish_until" not in state:
+        start_polish()  # resumed from a run that stopped as soon as the targets were met
     model.train()
     last_eval = last_ckpt = state["elapsed"]
     t_start, elapsed0 = time.perf_counter(), state["elapsed"]
@@ -119,7 +133,8 @@ def train(out: Path, tc: TrainConfig, final_path: Path) -> None:
                   f"lr {tc.lr * factor:.1e} cpu {state['cpu'] / 60:.1f} min", flush=True)
             run_loss, n_loss = 0.0, 0
         out_of_time = state["elapsed"] >= tc.time_budget_s or state["step"] >= tc.max_steps
-        if state["elapsed"] - last_eval >= tc.eval_every_s or out_of_time:
+        polished = state["step"] >= state.get("polish_until", float("inf"))
+        if state["elapsed"] - last_eval >= tc.eval_every_s or out_of_time or polished:
             last_eval = state["elapsed"]
             m = coco_metrics(model, tc.eval_images)
             state["history"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 1),
@@ -127,13 +142,20 @@ def train(out: Path, tc: TrainConfig, final_path: Path) -> None:
             print(f"EVAL step {state['step']} {state['elapsed'] / 60:.1f} min: mAP@0.5 {m['map50']:.3f} "
                   f"mAP {m['map']:.3f} mAP@0.75 {m['map75']:.3f}", flush=True)
             model.train()
-            if m["map50"] >= tc.target_map50 and m["map"] >= tc.target_map:
+            if polished:
                 checkpoint()
-                finish(m, "quality targets met")
+                finish(m, "quality targets met, then the low learning-rate phase" if met(m) else
+                       "low learning-rate phase done, but the targets are not met")
                 return
+            if met(m) and "polish_until" not in state:
+                if state["cut"]:  # the scheduled cut has happened already: stop now
+                    checkpoint()
+                    finish(m, "quality targets met")
+                    return
+                start_polish()
             if out_of_time:
                 checkpoint()
-                finish(m, "time or step budget spent before the targets were met")
+                finish(m, "time or step budget spent" + ("" if met(m) else " before the targets were met"))
                 return
         if state["elapsed"] - last_ckpt >= tc.checkpoint_every_s:
             last_ckpt = state["elapsed"]
