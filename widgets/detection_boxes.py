@@ -118,6 +118,7 @@ class BoxesItem(pg.GraphicsObject):
         order = [i for i in range(n) if i not in strong_rows] + strong_rows  # emphasised labels on top
         black, white = QColor(0, 0, 0), QColor(255, 255, 255)
         align = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+        placed = np.zeros((0, 4))  # labels drawn so far (x0, y0, x1, y1): later ones step down to stay readable
         for i in order:
             text = self._texts[i] if i < len(self._texts) else ""
             if not text:
@@ -128,7 +129,15 @@ class BoxesItem(pg.GraphicsObject):
             ly = y0 - text_h - 1  # above the box when there is room, else just inside its top
             if ly < it:
                 ly = max(y0 + 1, it)
+            for _ in range(4):
+                ly = min(ly, ib - text_h)
+                hit = ((placed[:, 0] < lx + tw) & (placed[:, 2] > lx) & (placed[:, 1] < ly + text_h)
+                       & (placed[:, 3] > ly))
+                if not hit.any():
+                    break
+                ly = float(placed[hit, 3].max()) + 1
             ly = min(ly, ib - text_h)
+            placed = np.vstack([placed, [lx, ly, lx + tw, ly + text_h]])
             bg = QColor(self._colour(int(self._classes[i])))
             bg.setAlpha(235 if (i in strong_rows or not dim) else 120)
             label = QRectF(lx, ly, tw, text_h)
