@@ -236,20 +236,23 @@ class DetectionTab(TabPage):
 
     def show_result(self, result: DetectionResult) -> None:
         """Show a new forward's result (all views are redrawn from it without the model)."""
+        same_image = self.result is not None and self.result.image is result.image
         new_image = self.result is None or self.result.image.shape != result.image.shape
         self.result = result
         h, w = result.image.shape[:2]
-        self.canvas.set_image(result.image)
+        if not same_image:  # a new forward on the same image (model or device change) keeps the drawn image
+            self.canvas.set_image(result.image)
         if new_image:
             self.canvas.view.autoRange(padding=0.01)
         self.boxes_item.set_image_rect(w, h)
         self.clicked_point, self.selected = None, -1
         heads = result.cross_attention.shape[1] if result.cross_attention is not None else 0
-        self.head_box.blockSignals(True)
-        self.head_box.clear()
-        self.head_box.addItem("mean of heads")
-        self.head_box.addItems([f"head {i + 1}" for i in range(heads)])
-        self.head_box.blockSignals(False)
+        if self.head_box.count() != heads + 1:
+            self.head_box.blockSignals(True)
+            self.head_box.clear()
+            self.head_box.addItem("mean of heads")
+            self.head_box.addItems([f"head {i + 1}" for i in range(heads)])
+            self.head_box.blockSignals(False)
         self.head_box.setEnabled(heads > 0)
         self.nms.setEnabled(result.needs_nms)
         self.nms_note.setText(T.NMS_NOTE_NMS if result.needs_nms else T.NMS_NOTE_SET)
