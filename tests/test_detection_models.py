@@ -183,3 +183,27 @@ def test_hf_rf_detr_through_transformers_gives_sampling_points(tmp_path):
     r = load_detector("detection/hf-rf-detr", str(tmp_path), "cpu").predict(np.full((90, 150, 3), 90, np.uint8))
     assert r.class_names == ("a", "b") and r.boxes.shape == (24, 4)
     assert r.sampling_points.shape[0] == 12 and np.isfinite(r.sampling_points).all()
+
+
+def test_hf_conditional_detr_sigmoid_postprocessing_matches_transformers(tmp_path):
+    from transformers import (ConditionalDetrConfig, ConditionalDetrForObjectDetection, ConditionalDetrImageProcessor,
+                              ResNetConfig)
+
+    torch.manual_seed(0)
+    backbone = ResNetConfig(embedding_size=8, hidden_sizes=[8, 8, 16, 16], depths=[1, 1, 1, 1], out_features=["stage4"])
+    config = ConditionalDetrConfig(use_timm_backbone=False, use_pretrained_backbone=False, backbone_config=backbone,
+                                   d_model=32, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                                   encoder_attention_heads=2, decoder_attention_heads=2, num_queries=10,
+                                   id2label={0: "a", 1: "b"}, label2id={"a": 0, "b": 1})
+    ConditionalDetrForObjectDetection(config).save_pretrained(tmp_path)
+    ConditionalDetrImageProcessor(size={"shortest_edge": 128, "longest_edge": 200}).save_pretrained(tmp_path)
+    det = load_detector("detection/hf-conditional-detr", str(tmp_path), "cpu")
+    image = np.random.default_rng(0).integers(0, 255, (90, 150, 3), dtype=np.uint8)
+    r = det.predict(image)
+    assert r.cross_attention.shape[:2] == (10, 2) and r.encoder_attention is not None
+    with torch.no_grad():
+        out = det.model(**det.processor(images=image, return_tensors="pt"))
+    ref = det.processor.post_process_object_detection(out, threshold=0.0, target_sizes=[(90, 150)], top_k=20)[0]
+    np.testing.assert_allclose(r.scores, ref["scores"].numpy(), rtol=1e-5)
+    np.testing.assert_array_equal(r.labels, ref["labels"].numpy())
+    np.testing.assert_allclose(r.boxes, ref["boxes"].numpy(), rtol=1e-4, atol=1e-3)
