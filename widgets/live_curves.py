@@ -412,10 +412,10 @@ class LiveCurves(QWidget):
                 for item in (s.raw_item, s.smooth_item, s.env_lo, s.env_hi):
                     item.setData([], [])
                 continue
-            bx, lo, hi = s.peaks.query(x, y, i0, i1, width)  # one min/max pair per pixel column
+            bx, lo, hi = s.peaks.query(x, y, i0, i1, width // 2)  # at most one min/max pair per pixel column
             rx = np.append(np.repeat(bx, 2), x[i1 - 1])  # ... ending on the newest point
             ry = np.append(np.column_stack([lo, hi]).ravel(), y[i1 - 1])
-            step = max(1, (i1 - i0) // (2 * width))
+            step = max(1, (i1 - i0) // max(width // 3, 1))  # smooth: a point per 3 px (wide pens are costly)
             sx, sy = x[i0:i1:step], sm_all[i0:i1:step]
             if (i1 - 1 - i0) % step:  # always end on the newest point
                 sx, sy = np.append(sx, x[i1 - 1]), np.append(sy, sm_all[i1 - 1])

@@ -343,6 +343,8 @@ class GanTab(TabPage):
         if len(ready.diversity):
             self.curves.append_series(DIVERSITY[0], ready.diversity[:, 0], ready.diversity[:, 1])
         self.samples.set_items(ready.grids, ready.grid_stride)
+        if not ready.grids or ready.grids[-1][0] != ready.current_grid[0]:
+            self.samples.add(*ready.current_grid)
         self.real_view.set_image(ready.real_grid)
         self.run_label.setText(ready.title)
         self.stats_label.setText(f"step {ready.step:,} · elapsed {_fmt_time(ready.elapsed_s)}")

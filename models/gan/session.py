@@ -34,14 +34,17 @@ class RunReady:
     grid_stride: int
     real_grid: np.ndarray  # (H, W, 3) uint8
     elapsed_s: float
+    current_grid: tuple  # (step, (H, W, 3) uint8): G as it is now (the thinned history may not hold it)
 
 
 def _ready(trainer: GanTrainer, title: str) -> RunReady:
-    if not trainer.grids.items or trainer.grids.items[-1][0] != trainer.step:
-        trainer.make_samples()  # show the generator as it is now (a thinned history may end earlier)
+    if trainer.grids.items and trainer.grids.items[-1][0] == trainer.step:
+        current = trainer.grids.items[-1]
+    else:
+        current = (trainer.step, trainer.make_samples()[0])  # show the generator as it is now
     return RunReady(trainer, title, trainer.config.to_dict(), trainer.step, trainer.metrics.view().copy(),
                     trainer.diversity.view().copy(), list(trainer.grids.items), trainer.grids.stride,
-                    trainer.real_grid(), trainer.elapsed_s)
+                    trainer.real_grid(), trainer.elapsed_s, current)
 
 
 def _with_progress(ctx: JobContext, fn, *args):
