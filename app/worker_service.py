@@ -188,6 +188,7 @@ class WorkerService(QObject):
     # ---- the worker thread ----------------------------------------------------------------
     def _run(self) -> None:
         import torch  # loaded here, after the window has appeared
+        import torchvision  # noqa: F401  (whole, before any job: jobs' helper threads then never race its imports)
 
         from models.device import pick_device
 
