@@ -68,6 +68,7 @@ def save_run(trainer: GanTrainer, path: str | os.PathLike, elapsed_s: float = 0.
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={"vision_explorer": json.dumps(header)})
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a saved run is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
