@@ -18,7 +18,7 @@ PREVIEW_HELP = ("Previews: one sample per class (DDIM, guidance 2.5) from the av
                 "100 steps. Blobs come first, then colours, then the corners that tell the classes apart.")
 LOSS_PLOT = "Loss: error of the predicted noise, all timesteps"
 QUARTER_PLOT = "Loss by quarter of the timestep range"
-QUARTERS = ("t in 1st quarter (least noise)", "t in 2nd quarter", "t in 3rd quarter", "t in 4th quarter (most noise)")
+QUARTERS = ("1st quarter of t (least noise)", "2nd", "3rd", "4th (most noise)")
 
 
 class TrainingPage(QWidget):

@@ -117,20 +117,27 @@ class SchedulePlots(QWidget):
         layout.addWidget(self.readout)
 
     def set_schedule(self, betas: np.ndarray, alpha_bar: np.ndarray, snr: np.ndarray) -> None:
-        t = np.arange(len(betas))
+        t = np.arange(1, len(betas) + 1)  # steps are numbered 1..T; t = 0 is the clean image
         self._data = {"beta": np.asarray(betas), "alpha_bar": np.asarray(alpha_bar), "snr": np.maximum(snr, 1e-12)}
         for key, values in self._data.items():
             self.curves[key].setData(t, values)
 
     def set_cursor(self, t: int) -> None:
+        """t in 0..T: 0 is the clean image (no point on the curves)."""
         if not self._data:
             return
-        t = int(np.clip(t, 0, len(self._data["beta"]) - 1))
+        t = int(np.clip(t, 0, len(self._data["beta"])))
         for key, values in self._data.items():
             self.cursors[key].setValue(t)
-            y = values[t]
-            self.points[key].setData([t], [np.log10(y) if key == "snr" else y])
-        d = self._data
-        self.readout.setText(f"t = {t}:  beta_t = {d['beta'][t]:.5f},  alpha_bar_t = {d['alpha_bar'][t]:.4f} "
-                             f"(signal x{np.sqrt(d['alpha_bar'][t]):.3f}, noise x{np.sqrt(1 - d['alpha_bar'][t]):.3f}),"
-                             f"  SNR = {d['snr'][t]:.3g}")
+            if t == 0:
+                self.points[key].setData([], [])
+            else:
+                y = values[t - 1]
+                self.points[key].setData([t], [np.log10(y) if key == "snr" else y])
+        if t == 0:
+            self.readout.setText("t = 0: the clean image, nothing added yet.")
+            return
+        d, i = self._data, t - 1
+        self.readout.setText(f"t = {t}:  beta_t = {d['beta'][i]:.5f},  alpha_bar_t = {d['alpha_bar'][i]:.4f} "
+                             f"(signal x{np.sqrt(d['alpha_bar'][i]):.3f}, noise x{np.sqrt(1 - d['alpha_bar'][i]):.3f}),"
+                             f"  SNR = {d['snr'][i]:.3g}")

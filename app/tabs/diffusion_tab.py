@@ -254,7 +254,7 @@ class DiffusionTab(TabPage):
         s = self._schedule
         if s is None:
             return
-        self.forward.plots.set_cursor(max(t - 1, 0))
+        self.forward.plots.set_cursor(t)
         if self._fwd_x0 is None:
             return
         ab = 1.0 if t == 0 else float(s.alpha_bar[t - 1])

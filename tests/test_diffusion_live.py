@@ -1,0 +1,57 @@
+"""Live training in the tab's job: reports, previews, pause, save and resume (no Qt)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models.diffusion.bundled import load_unet_file
+from models.diffusion.live import LiveSession, LiveSettings, load_job, save_job, train_job
+from models.diffusion.results import TrainingPartial
+from models.jobs import JobContext, run_to_completion
+
+SMALL = LiveSettings(batch=4, dataset_size=48, report_interval_s=0.0, preview_every_steps=3, preview_steps=2)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_train_pause_save_and_resume(tmp_path):
+    session = LiveSession()
+    final, partials = run_to_completion(train_job, session, SMALL, max_steps=3)
+    reports = [p for p in partials if isinstance(p, TrainingPartial)]
+    steps = np.concatenate([r.steps for r in reports])
+    assert steps.tolist() == [1, 2, 3]
+    assert all(np.isfinite(r.loss).all() and r.loss_quarters.shape == (len(r.steps), 4) for r in reports)
+    assert any(r.previews is not None and r.previews.shape == (6, 32, 32, 3) for r in reports)
+    assert final.paused and final.step == 3
+
+    # pausing from the GUI ends the job after the current step; the session keeps its state
+    ctx = JobContext()
+    gen = train_job(ctx, session, SMALL)
+    next(gen)  # Progress
+    next(gen)  # first report
+    session.request_pause()
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            next(gen)
+    assert stop.value.value.paused and stop.value.value.step >= 4
+
+    saved, _ = run_to_completion(save_job, session, str(tmp_path / "run"))
+    assert saved.endswith("run.pt") and (tmp_path / "run.safetensors").is_file()
+    ema = load_unet_file(tmp_path / "run.safetensors")
+    for a, b in zip(ema.module.state_dict().values(), session.trainer.ema.state_dict().values()):
+        assert torch.equal(a, b)
+
+    other = LiveSession()
+    step, _ = run_to_completion(load_job, other, str(tmp_path / "run.pt"))
+    assert step == session.trainer.step
+    for a, b in zip(other.trainer.opt.state_dict()["state"].values(), session.trainer.opt.state_dict()["state"].values()):
+        assert torch.equal(a["exp_avg"], b["exp_avg"])  # optimiser state resumes too
+    final2, _ = run_to_completion(train_job, other, SMALL, max_steps=1)
+    assert final2.step == step + 1
