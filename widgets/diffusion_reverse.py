@@ -160,6 +160,10 @@ class ReversePage(QWidget):
         self.final = None
         b = trajectory.x_t.shape[1]
         self._columns = grid_columns(b)
+        if trajectory.labels is not None:  # classes in turn: one column per class
+            n = len(np.unique(trajectory.labels))
+            if 1 < n <= b and np.array_equal(trajectory.labels, np.resize(trajectory.labels[:n], b)):
+                self._columns = n
         labels = [f"(t = {int(t)})" for t in trajectory.timesteps] + ["(done)"]
         self._shown_position = -1
         self.scrubber.reset(trajectory.num_steps, labels, available=steps_done + 1)
@@ -179,8 +183,7 @@ class ReversePage(QWidget):
         self.set_running(False)
         names = ""
         if tr.labels is not None and tr.class_names:
-            names = " Rows read left to right: " + ", ".join(tr.class_names[i] for i in tr.labels[: self._columns]) + (
-                ", ..." if len(tr.labels) > self._columns else "")
+            names = " Columns, left to right: " + ", ".join(tr.class_names[i] for i in tr.labels[: self._columns]) + "."
         self.info.setText(f"{tr.sampler.upper()}, {tr.num_steps} steps, guidance {tr.guidance:g}: finished in "
                           f"{seconds:.1f} s.{names}")
 
