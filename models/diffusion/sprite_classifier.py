@@ -70,7 +70,7 @@ def _augment(x: torch.Tensor) -> torch.Tensor:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--train", type=int, default=30000)
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
