@@ -64,7 +64,11 @@ def detection_threshold_redraw_ms(repeats: int = 40) -> dict:
 
 
 def detection_postprocess_share(repeats: int = 10) -> dict:
-    """Bundled shapes DETR on a 96 px shapes scene: (post-processing + drawing) / model forward, medians."""
+    """Bundled shapes DETR on a 96 px shapes scene: (post-processing + drawing) / model forward, medians.
+
+    Every repeat runs the same image, so this is the re-run case (Run again, another device): the tab then
+    repaints only what changed (the forward time, say). A result for a new image also redraws the image,
+    boxes, table and class list; that costs several times more (compare by cycling through images)."""
     import torch
 
     from models.detection.bundled import BundledDetector, load_bundled_model

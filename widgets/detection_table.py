@@ -11,6 +11,10 @@ from .detection_boxes import class_colour
 
 COLUMNS = ("#", "class", "score", "box x0, y0, x1, y1", "query")
 QUERY_COLUMN = 4
+_DISPLAY, _DECORATION = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole
+_ALIGN = Qt.ItemDataRole.TextAlignmentRole
+_ROLES = (_DISPLAY, _DECORATION, Qt.ItemDataRole.ToolTipRole, _ALIGN)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 class DetectionTableModel(QAbstractTableModel):
@@ -25,12 +29,48 @@ class DetectionTableModel(QAbstractTableModel):
         self.queries: np.ndarray | None = None
         self.order = np.zeros(0, np.int64)  # view row -> source row
         self.sort_column, self.sort_order = 2, Qt.SortOrder.DescendingOrder
+        self._texts: dict[int, tuple] = {}  # view row -> (source row, column values), see _row_texts
 
     def set_rows(self, names, classes, scores, boxes, queries) -> None:
-        self.beginResetModel()
-        self.names, self.classes, self.scores, self.boxes, self.queries = list(names), classes, scores, boxes, queries
+        """New rows (numpy arrays). The same number of rows only repaints the view rows whose contents
+        changed (none when nothing did); another number resets the model."""
+        names = list(names)
+        classes = np.asarray(classes, np.int64)
+        scores = np.asarray(scores, np.float32)
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        queries = None if queries is None else np.asarray(queries, np.int64)
+        old = (self.names, self.classes, self.scores, self.boxes, self.queries, self.order)
+        same_shape = len(names) == len(self.names) and (queries is None) == (self.queries is None)
+        if not same_shape:
+            self.beginResetModel()
+        self.names, self.classes, self.scores, self.boxes, self.queries = names, classes, scores, boxes, queries
         self.order = self._sorted_order()
-        self.endResetModel()
+        if not same_shape:
+            self._texts = {}
+            self.endResetModel()
+            return
+        if (names == old[0] and self.order.tobytes() == old[5].tobytes() and classes.tobytes() == old[1].tobytes()
+                and scores.tobytes() == old[2].tobytes() and boxes.tobytes() == old[3].tobytes()
+                and (queries is None or queries.tobytes() == old[4].tobytes())):
+            return  # the same rows: nothing to repaint (and the cached texts still hold)
+        self._texts = {}
+        changed = self._changed_view_rows(old)
+        if len(changed):
+            self.dataChanged.emit(self.index(int(changed[0]), 0), self.index(int(changed[-1]), len(COLUMNS) - 1))
+
+    def _changed_view_rows(self, old) -> np.ndarray:
+        """View rows whose shown row (source number, class, score, box, query) differs from before."""
+        names, classes, scores, boxes, queries, order = old
+        o, n = self.order, len(self.names)
+        if not n:
+            return np.zeros(0, np.int64)
+        diff = (o != order) | (self.classes[o] != classes[order]) | (self.scores[o] != scores[order])
+        diff |= (self.boxes[o] != boxes[order]).any(1)
+        if queries is not None:
+            diff |= self.queries[o] != queries[order]
+        new_names, old_names = self.names, names
+        diff |= np.fromiter((new_names[a] != old_names[b] for a, b in zip(o.tolist(), order.tolist())), bool, n)
+        return np.flatnonzero(diff)
 
     def _sort_keys(self, column: int):
         n = len(self.names)
@@ -54,6 +94,7 @@ class DetectionTableModel(QAbstractTableModel):
         sources = [int(self.order[i.row()]) for i in old]
         self.sort_column, self.sort_order = column, order
         self.order = self._sorted_order()
+        self._texts = {}
         self.changePersistentIndexList(old, [self.index(self.view_row(src), i.column()) for src, i in zip(sources, old)])
         self.layoutChanged.emit()
 
@@ -72,26 +113,32 @@ class DetectionTableModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
+    def _row_texts(self, view_row: int) -> tuple:
+        """(source row, display values of the 5 columns) of a view row, made once per set_rows / sort
+        (the view asks for the same cells many times a paint)."""
+        cached = self._texts.get(view_row)
+        if cached is None:
+            r = int(self.order[view_row])
+            box = self.boxes[r].tolist()
+            cached = (r, (r + 1, self.names[r], f"{float(self.scores[r]):.3f}", ", ".join(f"{v:.0f}" for v in box),
+                          "" if self.queries is None else int(self.queries[r])))
+            self._texts[view_row] = cached
+        return cached
+
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if role not in _ROLES:  # most of the roles a delegate asks for: nothing to say, answered first
+            return None
         c = index.column()
-        r = int(self.order[index.row()])
-        if role == Qt.ItemDataRole.DisplayRole:
-            if c == 0:
-                return r + 1
-            if c == 1:
-                return self.names[r]
-            if c == 2:
-                return f"{self.scores[r]:.3f}"
-            if c == 3:
-                return ", ".join(f"{v:.0f}" for v in self.boxes[r])
-            return "" if self.queries is None else int(self.queries[r])
-        if role == Qt.ItemDataRole.DecorationRole and c == 1:
-            return class_colour(int(self.classes[r]))
-        if role == Qt.ItemDataRole.ToolTipRole and c == 3:
-            x0, y0, x1, y1 = self.boxes[r]
+        if role == _ALIGN:
+            return None if c == 1 else _RIGHT
+        r, texts = self._row_texts(index.row())
+        if role == _DISPLAY:
+            return texts[c]
+        if role == _DECORATION:
+            return class_colour(int(self.classes[r])) if c == 1 else None
+        if c == 3:  # tooltip
+            x0, y0, x1, y1 = self.boxes[r].tolist()
             return f"{x1 - x0:.0f} x {y1 - y0:.0f} px (sorts by area)"
-        if role == Qt.ItemDataRole.TextAlignmentRole and c != 1:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
 
@@ -119,11 +166,14 @@ class DetectionTable(QTableView):
         self.entered.connect(self._on_entered)
         self.selectionModel().selectionChanged.connect(self._on_selection)
         self._quiet = False
+        self._query_hidden = False
 
     def set_rows(self, names, classes, scores, boxes, queries=None) -> None:
         self._quiet = True
         self.source.set_rows(names, classes, scores, boxes, queries)
-        self.setColumnHidden(QUERY_COLUMN, queries is None)
+        if self._query_hidden != (queries is None):
+            self._query_hidden = queries is None
+            self.setColumnHidden(QUERY_COLUMN, self._query_hidden)
         self._quiet = False
 
     def select_source_row(self, row: int) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QEvent, QSize, Qt, Slot
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QSplitter, QVBoxLayout, QWidget)
+                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
 
 from models.detection.jobs import BUNDLED_KEY, DetectorInfo, detect_job, list_detectors_job
@@ -40,6 +41,62 @@ def _text(text: str = "") -> QLabel:
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
+
+
+def _set_text(label: QLabel, text: str) -> bool:
+    """setText only when the text changes (a word-wrapped label's setText re-lays out its page)."""
+    if label.text() == text:
+        return False
+    label.setText(text)
+    return True
+
+
+class _StatusLine(QWidget):
+    """Up to two lines of word-wrapped text whose changes repaint only this widget. A fixed height and a
+    constant size hint: unlike QLabel.setText, a new text never re-lays out the page beside it (the
+    summary changes with every result and every threshold step). The full text is also the tooltip.
+    With `width_of`, a fixed width that fits that text (for a short, often changing text)."""
+
+    def __init__(self, lines: int = 2, width_of: str = "", parent=None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 4)
+        if width_of:
+            self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            self.setFixedWidth(self.fontMetrics().horizontalAdvance(width_of) + 8)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # paints its own background: parents need not
+        side = Qt.AlignmentFlag.AlignRight if width_of else Qt.AlignmentFlag.AlignLeft
+        self._flags = int(Qt.TextFlag.TextWordWrap | side | Qt.AlignmentFlag.AlignVCenter)
+        self._colours()
+
+    def _colours(self) -> None:
+        self._bg = self.palette().color(QPalette.ColorRole.Window)
+        self._fg = self.palette().color(QPalette.ColorRole.WindowText)
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._colours()
+        super().changeEvent(event)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:
+        if text != self._text:
+            self._text = text
+            self.setToolTip(text)
+            self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(120, self.height())
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(event.rect(), self._bg)
+        p.setPen(self._fg)
+        p.drawText(self.rect(), self._flags, self._text)
+        p.end()
 
 
 class DetectionTab(TabPage):
@@ -114,8 +171,8 @@ class DetectionTab(TabPage):
         self.classes.setMaximumHeight(130)
         self.table = DetectionTable()
         self.table.setMinimumWidth(360)
-        self.summary = QLabel("")
-        self.summary.setWordWrap(True)
+        self.summary = _StatusLine()  # what is shown
+        self.timing = _StatusLine(width_of="forward 99999 ms")  # changes with every run: repainted alone
         self.explain = _text(T.BOXES_SET)
         self.explain.setStyleSheet("background: #2a2b2e; color: #ddd; padding: 6px; border-radius: 4px;")
         self.png_button = QPushButton("Export PNG...")
@@ -129,7 +186,10 @@ class DetectionTab(TabPage):
         rv.addLayout(form)
         rv.addWidget(QLabel("Classes (ticked are shown):"))
         rv.addWidget(self.classes)
-        rv.addWidget(self.summary)
+        summary_row = QHBoxLayout()
+        summary_row.addWidget(self.summary, 1)
+        summary_row.addWidget(self.timing)
+        rv.addLayout(summary_row)
         rv.addWidget(self.table, 1)
         rv.addWidget(self.explain)
         rv.addLayout(exports)
@@ -255,9 +315,8 @@ class DetectionTab(TabPage):
             self.head_box.blockSignals(False)
         self.head_box.setEnabled(heads > 0)
         self.nms.setEnabled(result.needs_nms)
-        self.nms_note.setText(T.NMS_NOTE_NMS if result.needs_nms else T.NMS_NOTE_SET)
-        self.refilter()
-        self._redraw_attention()
+        _set_text(self.nms_note, T.NMS_NOTE_NMS if result.needs_nms else T.NMS_NOTE_SET)
+        self.refilter()  # also redraws the attention view (nothing is selected or clicked now)
 
     # ---- filtering and drawing -------------------------------------------------------------
     @Slot()
@@ -268,16 +327,15 @@ class DetectionTab(TabPage):
             return
         nms_iou = self.nms.value() if r.needs_nms else None
         before_classes = r.visible(self.threshold.value(), None, nms_iou)
-        counts: dict[int, tuple[str, int]] = {}
-        for lab in r.labels[before_classes]:
-            name, n = counts.get(int(lab), (r.class_name(int(lab)), 0))
-            counts[int(lab)] = (name, n + 1)
-        self.classes.set_counts(counts)
-        enabled = np.array([self.classes.is_enabled(r.class_name(int(l))) for l in r.labels[before_classes]], bool)
+        per_class = np.bincount(r.labels[before_classes])  # (max label + 1,) boxes per class
+        present = np.flatnonzero(per_class).tolist()
+        class_names = {c: r.class_name(c) for c in present}
+        self.classes.set_counts({c: (class_names[c], n) for c, n in zip(present, per_class[present].tolist())})
+        off = [c for c, name in class_names.items() if not self.classes.is_enabled(name)]
         previous = self.shown[self.selected] if 0 <= self.selected < len(self.shown) else -1
-        self.shown = before_classes[enabled] if len(before_classes) else before_classes
-        names = [r.class_name(int(l)) for l in r.labels[self.shown]]
-        texts = [f"{n} {s:.2f}" for n, s in zip(names, r.scores[self.shown])]
+        self.shown = before_classes[~np.isin(r.labels[before_classes], off)] if off else before_classes
+        names = [class_names[c] for c in r.labels[self.shown].tolist()]
+        texts = [f"{n} {s:.2f}" for n, s in zip(names, r.scores[self.shown].tolist())]
         self.boxes_item.set_boxes(r.boxes[self.shown], r.labels[self.shown], texts)
         queries = r.query_index[self.shown] if r.query_index is not None else None
         self.table.set_rows(names, r.labels[self.shown], r.scores[self.shown], r.boxes[self.shown], queries)
@@ -286,12 +344,12 @@ class DetectionTab(TabPage):
         self.boxes_item.set_highlight(selected=self.selected)
         self.table.select_source_row(self.selected)
         total = len(r.scores)
-        self.summary.setText(f"{r.model_title}: {len(self.shown)} shown of {total} candidates, "
-                             f"forward {r.forward_ms:.0f} ms")
-        self.summary.setToolTip(self.summary.text())
-        self.explain.setText(self._explanation())
+        self.summary.setText(f"{r.model_title}: {len(self.shown)} shown of {total} candidates")
+        self.timing.setText(f"forward {r.forward_ms:.0f} ms")
         if self.selected < 0 and self.clicked_point is None:
-            self._redraw_attention()
+            self._redraw_attention()  # also sets the explanation
+        else:
+            _set_text(self.explain, self._explanation())
 
     def _explanation(self) -> str:
         r = self.result
@@ -316,8 +374,10 @@ class DetectionTab(TabPage):
     @Slot()
     def _redraw_attention(self, *args) -> None:
         r = self.result
-        self.points_item.clear()
-        self.marker_item.clear()
+        for item in (self.points_item, self.marker_item):
+            if len(item.data):  # clearing an empty scatter would still schedule a repaint
+                item.clear()
+            item.setVisible(False)  # an empty scatter still costs a paint() per frame: hidden until used
         if r is None:
             return
         q = self._query_of_row(self.selected)
@@ -333,6 +393,7 @@ class DetectionTab(TabPage):
             brushes = [pg.mkBrush(c) for c in cmap.map(0.3 + 0.7 * norm, mode="qcolor")]
             self.points_item.setData(pos=pts, size=4 + 14 * np.sqrt(norm), brush=brushes,
                                      pen=pg.mkPen((0, 0, 0, 160)))
+            self.points_item.setVisible(True)
         elif self.clicked_point is not None and r.encoder_attention is not None and r.attention_grid:
             gh, gw = r.attention_grid
             h, w = r.image.shape[:2]
@@ -340,9 +401,10 @@ class DetectionTab(TabPage):
             cell = min(int(y / h * gh), gh - 1) * gw + min(int(x / w * gw), gw - 1)
             self.canvas.set_overlay(r.encoder_attention[cell].reshape(gh, gw), smooth=False, opacity=0.6)
             self.marker_item.setData(pos=[(x, y)])
-        else:
+            self.marker_item.setVisible(True)
+        elif self.canvas.overlay_item.isVisible():
             self.canvas.set_overlay(None)
-        self.explain.setText(self._explanation())
+        _set_text(self.explain, self._explanation())
 
     @Slot()
     def _clear_attention(self) -> None:

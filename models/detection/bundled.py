@@ -72,14 +72,14 @@ class BundledDetector(Detector):
         t1 = time.perf_counter()
         check_cancelled()
         scores, labels, xyxy, queries = softmax_postprocess(logits, boxes, w, h)
-        cross = cap["cross"][0].cpu().float().numpy()  # (heads, Q, hw)
-        enc = cap["encoder"][0].cpu().float().mean(0).numpy()  # (hw, hw)
+        cross = cap["cross"][0].float().cpu().numpy()  # (heads, Q, hw)
+        enc = cap["encoder"][0].float().mean(0).cpu().numpy()  # (hw, hw)
         heads, q, _ = cross.shape
-        return DetectionResult(
+        return DetectionResult(  # the attention arrays are views (no copies): the views index them when asked
             model_key=self.key, model_title=self.title, image=image, boxes=xyxy, scores=scores, labels=labels,
             class_names=self.class_names, needs_nms=False, query_index=queries,
-            cross_attention=cross.transpose(1, 0, 2).reshape(q, heads, gh, gw).astype(np.float32),
-            encoder_attention=enc.astype(np.float32), attention_grid=(gh, gw),
+            cross_attention=cross.transpose(1, 0, 2).reshape(q, heads, gh, gw),  # (Q, heads, h, w)
+            encoder_attention=enc, attention_grid=(gh, gw),
             forward_ms=(t1 - t0) * 1000, postprocess_ms=(time.perf_counter() - t1) * 1000)
 
 

@@ -12,19 +12,17 @@ import numpy as np
 from .boxes import cxcywh_to_xyxy, to_pixels
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
 def softmax_postprocess(logits: np.ndarray, boxes: np.ndarray, width: int, height: int):
     """logits (Q, C+1) with "no object" last, boxes (Q, 4) normalised cxcywh ->
     scores (Q,), labels (Q,), xyxy pixel boxes (Q, 4), query index (Q,)."""
-    prob = _softmax(logits.astype(np.float64))[:, :-1]  # (Q, C): "no object" dropped
-    labels = prob.argmax(-1)
-    scores = prob[np.arange(len(prob)), labels]
-    xyxy = to_pixels(cxcywh_to_xyxy(boxes.astype(np.float64)), width, height)
-    return scores.astype(np.float32), labels.astype(np.int64), xyxy.astype(np.float32), np.arange(len(prob))
+    z = logits.astype(np.float64)
+    e = np.exp(z - z.max(-1, keepdims=True))  # (Q, C+1) unnormalised softmax
+    labels = e[:, :-1].argmax(-1)  # best real class ("no object" dropped)
+    scores = np.take_along_axis(e, labels[:, None], 1)[:, 0] / e.sum(-1)  # its softmax probability
+    b = boxes.astype(np.float64)
+    half = b[:, 2:] / 2
+    xyxy = np.concatenate([b[:, :2] - half, b[:, :2] + half], -1) * (width, height, width, height)  # (Q, 4) pixels
+    return scores.astype(np.float32), labels.astype(np.int64), xyxy.astype(np.float32), np.arange(len(z))
 
 
 def sigmoid_postprocess(logits: np.ndarray, boxes: np.ndarray, width: int, height: int, top_k: int = 100):
