@@ -96,7 +96,7 @@ def test_forward_view_noises_the_current_image(tab, qtbot):
     assert abs(noisy[10:30, 20:40, 0].mean() - noisy[..., 0].mean()) < 15
 
 
-def test_sampling_streams_then_scrubs_a_finished_run(tab, qtbot):
+def test_sampling_streams_then_scrubs_a_finished_run(tab, qtbot, tmp_path):
     from models.diffusion.results import BUNDLED_KEY
     from models.registry import ModelSource, SourceKind
     tab.use_model(BUNDLED_KEY, ModelSource(SourceKind.RANDOM))
@@ -119,3 +119,12 @@ def test_sampling_streams_then_scrubs_a_finished_run(tab, qtbot):
     assert tab.reverse.shown_position() == 1
     for button in tab.reverse.export_buttons.values():
         assert button.isEnabled()
+
+    from PIL import Image
+    gif = tab.export_to("gif", str(tmp_path / "run.gif"))
+    with Image.open(gif) as im:
+        assert 2 <= im.n_frames <= 7  # up to every position of a 6-step run (PIL merges identical frames)
+    strip = np.asarray(Image.open(tab.export_to("strip", str(tmp_path / "strip.png"))))
+    assert strip.shape[1] > 3 * strip.shape[0]
+    final = np.asarray(Image.open(tab.export_to("final", str(tmp_path / "final.png"))).convert("RGB"))
+    assert final.shape[0] >= 256
