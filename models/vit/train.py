@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", default="runs/vit")
     parser.add_argument("--max-steps", type=int, default=TrainConfig.max_steps)
     parser.add_argument("--weights", default=str(WEIGHTS_DIR / WEIGHTS_FILE))
+    parser.add_argument("--depth", type=int, default=ViTConfig.depth, help="encoder blocks")
     parser.add_argument("--patch-loss-weight", type=float, default=TrainConfig.patch_loss_weight)
     parser.add_argument("--patch-loss-every-block", action="store_true",
                         help="deep supervision: the mean patch token predicts the class after every block")
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     cfg = TrainConfig(max_steps=args.max_steps, patch_loss_every_block=args.patch_loss_every_block,
                       patch_loss_weight=args.patch_loss_weight)
-    model_cfg = ViTConfig()
+    model_cfg = ViTConfig(depth=args.depth)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "checkpoint.pt"
