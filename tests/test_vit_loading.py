@@ -21,6 +21,7 @@ def test_every_vit_model_is_registered():
             "vit/huggingface", "vit/timm"} <= keys
 
 
+@pytest.mark.slow  # writes and reads a real 350 MB ViT-B/32 state dict
 def test_torchvision_weights_load_from_the_hub_cache(tmp_path, monkeypatch):
     """A random ViT-B/32 state dict saved where torchvision looks is what the model then holds."""
     from torchvision.models import ViT_B_32_Weights, vit_b_32
