@@ -24,36 +24,43 @@ class ClassList(QListWidget):
         super().__init__(parent)
         self._disabled_names: set[str] = set()
         self._quiet = False
-        self._shown: list[tuple[int, str]] = []  # (class index, name) of the items, in list order
         self._rows: list = []  # the (class index, (name, count)) rows last shown
+        self._swatches: dict[int, QIcon] = {}  # class index -> its colour swatch
         self.itemChanged.connect(self._on_item_changed)
 
     def set_counts(self, counts: dict[int, tuple[str, int]]) -> None:
-        """Rebuilds the items only when the listed classes (or their order) change; otherwise only the
-        counts whose text changed are set, in place."""
+        """Updates the items in place: only the texts, swatches and ticks that changed are set, and items
+        are added or removed at the end only when the number of classes changes (no rebuild)."""
         rows = sorted(counts.items(), key=lambda kv: (-kv[1][1], kv[1][0]))
         if rows == self._rows:
             return  # the same classes and counts: nothing to change
         self._rows = rows
         self._quiet = True
-        if [(cls, name) for cls, (name, _) in rows] == self._shown:
-            for i, (cls, (name, count)) in enumerate(rows):
-                text = f"{name}  ({count})"
-                item = self.item(i)
-                if item.text() != text:
-                    item.setText(text)
-            self._quiet = False
-            return
-        self.clear()
-        for cls, (name, count) in rows:
-            item = QListWidgetItem(_swatch(class_colour(cls)), f"{name}  ({count})")
-            item.setData(Qt.ItemDataRole.UserRole, cls)
-            item.setData(Qt.ItemDataRole.UserRole + 1, name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked if name in self._disabled_names else Qt.CheckState.Checked)
-            self.addItem(item)
-        self._shown = [(cls, name) for cls, (name, _) in rows]
+        while self.count() > len(rows):
+            self.takeItem(self.count() - 1)
+        for i, (cls, (name, count)) in enumerate(rows):
+            item = self.item(i)
+            state = Qt.CheckState.Unchecked if name in self._disabled_names else Qt.CheckState.Checked
+            if item is None:
+                item = QListWidgetItem()
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(state)  # a check box only shows once a state is set
+                self.addItem(item)
+            if item.data(Qt.ItemDataRole.UserRole) != cls or item.data(Qt.ItemDataRole.UserRole + 1) != name:
+                item.setIcon(self._swatch(cls))
+                item.setData(Qt.ItemDataRole.UserRole, cls)
+                item.setData(Qt.ItemDataRole.UserRole + 1, name)
+            text = f"{name}  ({count})"
+            if item.text() != text:
+                item.setText(text)
+            if item.checkState() != state:
+                item.setCheckState(state)
         self._quiet = False
+
+    def _swatch(self, cls: int) -> QIcon:
+        if cls not in self._swatches:
+            self._swatches[cls] = _swatch(class_colour(cls))
+        return self._swatches[cls]
 
     def is_enabled(self, name: str) -> bool:
         return name not in self._disabled_names

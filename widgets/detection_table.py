@@ -32,38 +32,49 @@ class DetectionTableModel(QAbstractTableModel):
         self._texts: dict[int, tuple] = {}  # view row -> (source row, column values), see _row_texts
 
     def set_rows(self, names, classes, scores, boxes, queries) -> None:
-        """New rows (numpy arrays). The same number of rows only repaints the view rows whose contents
-        changed (none when nothing did); another number resets the model."""
+        """New rows (numpy arrays). Only the view rows whose contents changed are repainted (none when
+        nothing did): rows added or removed at the end, dataChanged for the others; no model reset."""
         names = list(names)
         classes = np.asarray(classes, np.int64)
         scores = np.asarray(scores, np.float32)
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         queries = None if queries is None else np.asarray(queries, np.int64)
         old = (self.names, self.classes, self.scores, self.boxes, self.queries, self.order)
-        same_shape = len(names) == len(self.names) and (queries is None) == (self.queries is None)
-        if not same_shape:
+        n_old, n = len(self.names), len(names)
+        if (queries is None) != (self.queries is None):  # another kind of detector: start afresh
             self.beginResetModel()
-        self.names, self.classes, self.scores, self.boxes, self.queries = names, classes, scores, boxes, queries
-        self.order = self._sorted_order()
-        if not same_shape:
+            self.names, self.classes, self.scores, self.boxes, self.queries = names, classes, scores, boxes, queries
+            self.order = self._sorted_order()
             self._texts = {}
             self.endResetModel()
             return
-        if (names == old[0] and self.order.tobytes() == old[5].tobytes() and classes.tobytes() == old[1].tobytes()
-                and scores.tobytes() == old[2].tobytes() and boxes.tobytes() == old[3].tobytes()
-                and (queries is None or queries.tobytes() == old[4].tobytes())):
+        if n == n_old and (names == old[0] and classes.tobytes() == old[1].tobytes()
+                           and scores.tobytes() == old[2].tobytes() and boxes.tobytes() == old[3].tobytes()
+                           and (queries is None or queries.tobytes() == old[4].tobytes())):
             return  # the same rows: nothing to repaint (and the cached texts still hold)
+        if n < n_old:
+            self.beginRemoveRows(QModelIndex(), n, n_old - 1)
+        elif n > n_old:
+            self.beginInsertRows(QModelIndex(), n_old, n - 1)
+        self.names, self.classes, self.scores, self.boxes, self.queries = names, classes, scores, boxes, queries
+        self.order = self._sorted_order()
         self._texts = {}
+        if n < n_old:
+            self.endRemoveRows()
+        elif n > n_old:
+            self.endInsertRows()
         changed = self._changed_view_rows(old)
         if len(changed):
             self.dataChanged.emit(self.index(int(changed[0]), 0), self.index(int(changed[-1]), len(COLUMNS) - 1))
 
     def _changed_view_rows(self, old) -> np.ndarray:
-        """View rows whose shown row (source number, class, score, box, query) differs from before."""
+        """View rows (of those that were there before) whose shown row (source number, class, score,
+        box, query) differs from before."""
         names, classes, scores, boxes, queries, order = old
-        o, n = self.order, len(self.names)
+        n = min(len(self.names), len(names))
         if not n:
             return np.zeros(0, np.int64)
+        o, order = self.order[:n], order[:n]
         diff = (o != order) | (self.classes[o] != classes[order]) | (self.scores[o] != scores[order])
         diff |= (self.boxes[o] != boxes[order]).any(1)
         if queries is not None:
