@@ -24,17 +24,17 @@ class ClassList(QListWidget):
         super().__init__(parent)
         self._disabled_names: set[str] = set()
         self._quiet = False
-        self._rows: list = []  # the (class index, (name, count)) rows last shown
+        self._counts: dict[int, tuple[str, int]] = {}  # the counts last shown
         self._swatches: dict[int, QIcon] = {}  # class index -> its colour swatch
         self.itemChanged.connect(self._on_item_changed)
 
     def set_counts(self, counts: dict[int, tuple[str, int]]) -> None:
         """Updates the items in place: only the texts, swatches and ticks that changed are set, and items
         are added or removed at the end only when the number of classes changes (no rebuild)."""
-        rows = sorted(counts.items(), key=lambda kv: (-kv[1][1], kv[1][0]))
-        if rows == self._rows:
+        if counts == self._counts:
             return  # the same classes and counts: nothing to change
-        self._rows = rows
+        self._counts = dict(counts)
+        rows = sorted(counts.items(), key=lambda kv: (-kv[1][1], kv[1][0]))
         self._quiet = True
         while self.count() > len(rows):
             self.takeItem(self.count() - 1)

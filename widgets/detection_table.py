@@ -192,7 +192,8 @@ class DetectionTable(QTableView):
         self._quiet = True
         sel = self.selectionModel()
         if row < 0 or row >= self.source.rowCount():
-            sel.clearSelection()
+            if sel.hasSelection():
+                sel.clearSelection()
         else:
             idx = self.source.index(self.source.view_row(row), 0)
             sel.select(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)

@@ -313,8 +313,10 @@ class DetectionTab(TabPage):
             self.head_box.addItem("mean of heads")
             self.head_box.addItems([f"head {i + 1}" for i in range(heads)])
             self.head_box.blockSignals(False)
-        self.head_box.setEnabled(heads > 0)
-        self.nms.setEnabled(result.needs_nms)
+        if self.head_box.isEnabled() != (heads > 0):
+            self.head_box.setEnabled(heads > 0)
+        if self.nms.isEnabled() != result.needs_nms:
+            self.nms.setEnabled(result.needs_nms)
         _set_text(self.nms_note, T.NMS_NOTE_NMS if result.needs_nms else T.NMS_NOTE_SET)
         self.refilter()  # also redraws the attention view (nothing is selected or clicked now)
 
@@ -339,7 +341,7 @@ class DetectionTab(TabPage):
         self.boxes_item.set_boxes(r.boxes[self.shown], r.labels[self.shown], texts)
         queries = r.query_index[self.shown] if r.query_index is not None else None
         self.table.set_rows(names, r.labels[self.shown], r.scores[self.shown], r.boxes[self.shown], queries)
-        kept = np.flatnonzero(self.shown == previous)
+        kept = np.flatnonzero(self.shown == previous) if previous >= 0 else ()
         self.selected = int(kept[0]) if len(kept) else -1
         self.boxes_item.set_highlight(selected=self.selected)
         self.table.select_source_row(self.selected)
@@ -377,7 +379,8 @@ class DetectionTab(TabPage):
         for item in (self.points_item, self.marker_item):
             if len(item.data):  # clearing an empty scatter would still schedule a repaint
                 item.clear()
-            item.setVisible(False)  # an empty scatter still costs a paint() per frame: hidden until used
+            if item.isVisible():
+                item.setVisible(False)  # an empty scatter still costs a paint() per frame: hidden until used
         if r is None:
             return
         q = self._query_of_row(self.selected)
