@@ -22,7 +22,7 @@ class ViTConfig:
     image_size: int = 64
     stem_channels: tuple[int, ...] = (24, 48, 96)  # one stride-2 3x3 conv each: patch size 2 ** len
     dim: int = 96
-    depth: int = 4
+    depth: int = 3
     heads: int = 4
     mlp_ratio: float = 2.0
     num_classes: int = NUM_CLASSES

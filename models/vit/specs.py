@@ -91,7 +91,7 @@ def load_timm(source: ModelSource, device: str = "cpu", progress=None):
 
 register(ModelSpec(
     key=BUNDLED_KEY, task="vit", title="Bundled shapes ViT (offline)",
-    description="A small ViT (conv stem, CLS token, 4 blocks of 4 heads) trained in this repo on procedural shapes.",
+    description="A small ViT (conv stem, CLS token, 3 blocks of 4 heads) trained in this repo on procedural shapes.",
     loader=load_bundled, default_source=ModelSource(SourceKind.BUNDLED),
     sources=(SourceKind.BUNDLED, SourceKind.CHECKPOINT, SourceKind.RANDOM),
     capabilities={"has_cls_token": True, "classifier": True, "input_size": 64},
