@@ -13,13 +13,13 @@ class TrainingControl:
     and save requests are applied between two steps.
     """
 
-    def __init__(self, min_update_interval_s: float = 0.05):
+    def __init__(self, min_update_interval_s: float = 0.1):
         self._lock = threading.Lock()
         self._pause = False
         self._stop = False
         self._hparams: dict[str, Any] = {}
         self._save_path: str | None = None
-        self.min_update_interval_s = min_update_interval_s  # at most ~20 GUI updates per second
+        self.min_update_interval_s = min_update_interval_s  # at most ~10 GUI updates per second: curves stay live, training keeps the GIL
 
     def request_pause(self) -> None:
         with self._lock:
