@@ -23,7 +23,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
-from scipy.signal import lfilter
 from superqt import QLabeledDoubleSlider
 
 PALETTE = ((66, 133, 244), (234, 67, 53), (251, 188, 5), (52, 168, 83), (171, 71, 188), (0, 172, 193),
@@ -145,6 +144,8 @@ def debiased_ema(y: np.ndarray, w: float, state: float = 0.0, count: int = 0) ->
         idx = np.where(finite, np.arange(len(y)), -1)
         np.maximum.accumulate(idx, out=idx)
         y = np.where(idx >= 0, y[np.maximum(idx, 0)], state / max(1 - w ** count, 1e-12) if count else 0.0)
+    from scipy.signal import lfilter  # here, not at module import: scipy.signal costs ~0.8 s of start-up
+
     biased, _ = lfilter([1 - w], [1, -w], y, zi=np.array([w * state]))
     n = count + np.arange(1, len(y) + 1)
     return biased / (1 - w ** n), float(biased[-1]) if len(y) else state, count + len(y)
