@@ -672,6 +672,13 @@ class GanTab(TabPage):
     def export_widget(self) -> QWidget:
         return self.stack.currentWidget()
 
+    def on_device_changed(self, device: str) -> None:
+        """A run keeps its optimiser state on its own device; new runs use the new one."""
+        run = getattr(self, "_run", None)
+        if run is not None and str(run.device) != device:
+            self.ctx.show_message(f"The current GAN run stays on {run.device}; Reset or Load starts runs on "
+                                  f"{device}.", 8000)
+
     def shutdown(self) -> None:
         self._slow_timer.stop()
         self.control.request_stop()
