@@ -8,3 +8,30 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("VISION_EXPLORER_SETTINGS", os.path.join(tempfile.mkdtemp(prefix="ve-settings-"), "s.ini"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def open_tab(qtbot, tmp_path, monkeypatch):
+    """open_tab(PageClass, size) shows a tab page on a fresh AppContext (settings in a temp file);
+    the pages and their worker threads are shut down after the test."""
+    monkeypatch.setenv("VISION_EXPLORER_SETTINGS", str(tmp_path / "settings.ini"))
+    opened = []
+
+    def _open(page_class, size=(1200, 760)):
+        from app.context import AppContext
+
+        page = page_class(AppContext())
+        qtbot.addWidget(page)
+        page.resize(*size)
+        page.show()
+        qtbot.waitExposed(page)
+        opened.append(page)
+        return page
+
+    yield _open
+    for page in opened:
+        page.shutdown()
+        page.ctx.worker.shutdown()

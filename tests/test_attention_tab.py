@@ -12,23 +12,14 @@ IMAGE = np.random.default_rng(2).integers(0, 256, (80, 100, 3), dtype=np.uint8)
 
 
 @pytest.fixture
-def tab(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("VISION_EXPLORER_SETTINGS", str(tmp_path / "settings.ini"))
-    from app.context import AppContext
+def tab(qtbot, open_tab):
     from app.tabs.attention_tab import AttentionTab
 
-    ctx = AppContext()
-    page = AttentionTab(ctx)
-    qtbot.addWidget(page)
-    page.resize(1300, 800)
-    page.show()
-    qtbot.waitExposed(page)
+    page = open_tab(AttentionTab, (1300, 800))
     page.session.set_model("vit/bundled-shapes", "random")  # the bundled architecture, random weights
     with qtbot.waitSignal(page.session.result_ready, timeout=120_000):
         page.set_image(IMAGE)
-    yield page
-    page.shutdown()
-    ctx.worker.shutdown()
+    return page
 
 
 def _click(qtbot, graphics_view, view_box, x, y):

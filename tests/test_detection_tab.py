@@ -36,20 +36,10 @@ def tiny_detr_folder(tmp_path_factory):
 
 
 @pytest.fixture
-def tab(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("VISION_EXPLORER_SETTINGS", str(tmp_path / "settings.ini"))
-    from app.context import AppContext
+def tab(open_tab):
     from app.tabs.detection_tab import DetectionTab
 
-    ctx = AppContext()
-    page = DetectionTab(ctx)
-    qtbot.addWidget(page)
-    page.resize(1200, 760)
-    page.show()
-    qtbot.waitExposed(page)
-    yield page
-    page.shutdown()
-    ctx.worker.shutdown()
+    return open_tab(DetectionTab)
 
 
 def click_image(qtbot, tab, x, y):

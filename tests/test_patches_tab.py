@@ -32,20 +32,10 @@ def make_result(grid=(5, 7), ps=8, prefix=("CLS", "REG0"), d=24, layers=3, heads
 
 
 @pytest.fixture
-def tab(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("VISION_EXPLORER_SETTINGS", str(tmp_path / "settings.ini"))
-    from app.context import AppContext
+def tab(open_tab):
     from app.tabs.patches_tab import PatchesTab
 
-    ctx = AppContext()
-    page = PatchesTab(ctx)
-    qtbot.addWidget(page)
-    page.resize(1200, 760)
-    page.show()
-    qtbot.waitExposed(page)
-    yield page
-    page.shutdown()
-    ctx.worker.shutdown()
+    return open_tab(PatchesTab)
 
 
 def click(qtbot, view, pos):
