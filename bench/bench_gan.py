@@ -36,8 +36,9 @@ def _wait(app, cond, timeout: float) -> None:
         time.sleep(0.002)
 
 
-def _tab():
-    """A GanTab on a fresh context, shown offscreen, with a new run of the default settings ready."""
+def _tab(new_run: bool = True):
+    """A GanTab on a fresh context, shown offscreen once torch is loaded; with new_run, a new run of the
+    default settings is ready."""
     from app.context import AppContext
     from app.tabs.gan_tab import GanTab
 
@@ -48,8 +49,9 @@ def _tab():
     tab.show()
     _wait(app, lambda: ctx.torch_loaded, 120)
     tab._loaded_once = True
-    tab.reset()
-    _wait(app, lambda: tab._state == "ready", 120)
+    if new_run:
+        tab.reset()
+        _wait(app, lambda: tab._state == "ready", 120)
     return app, ctx, tab
 
 
@@ -176,16 +178,7 @@ def gan_curves_fps_1m() -> dict:
 
 def gan_2d_iterations_per_s() -> dict:
     """2-D mode through the tab: training iterations per second while the view shows ~30 frames per second."""
-    app = _app()
-    from app.context import AppContext
-    from app.tabs.gan_tab import GanTab
-
-    ctx = AppContext("cpu")
-    tab = GanTab(ctx)
-    tab.resize(1280, 800)
-    tab.show()
-    _wait(app, lambda: ctx.torch_loaded, 120)
-    tab._loaded_once = True
+    app, ctx, tab = _tab(new_run=False)
     tab.mode_toy.setChecked(True)
     tab._toy_toggle()
     _wait(app, lambda: False, SETTLE_S)
