@@ -11,6 +11,17 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
 
+
+def outline_rect(rgb: tuple[int, int, int], width: int) -> QGraphicsRectItem:
+    """A hidden rectangle outline with a cosmetic pen (same width at any zoom), for patch highlights."""
+    item = QGraphicsRectItem()
+    pen = QPen(QColor(*rgb))
+    pen.setCosmetic(True)
+    pen.setWidth(width)
+    item.setPen(pen)
+    item.setVisible(False)
+    return item
+
 class PatchImageView(pg.GraphicsLayoutWidget):
     """Image + patch grid + optional overlay; emits the patch index under the mouse."""
 
@@ -26,18 +37,8 @@ class PatchImageView(pg.GraphicsLayoutWidget):
         self.overlay_item = pg.ImageItem(axisOrder="row-major")
         self.overlay_item.setOpacity(0.6)
         self.grid_item = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 110), width=1), connect="pairs")
-        self.highlight = QGraphicsRectItem()
-        pen = QPen(QColor(255, 30, 30))
-        pen.setCosmetic(True)
-        pen.setWidth(3)
-        self.highlight.setPen(pen)
-        self.highlight.setVisible(False)
-        self.hover_rect = QGraphicsRectItem()
-        hpen = QPen(QColor(255, 230, 0))
-        hpen.setCosmetic(True)
-        hpen.setWidth(2)
-        self.hover_rect.setPen(hpen)
-        self.hover_rect.setVisible(False)
+        self.highlight = outline_rect((255, 30, 30), 3)
+        self.hover_rect = outline_rect((255, 230, 0), 2)
         for item in (self.image_item, self.overlay_item, self.grid_item, self.highlight, self.hover_rect):
             self.vb.addItem(item)
         self.colorbar: pg.ColorBarItem | None = None

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Signal, Slot
-from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem
+
+from .patches_image import outline_rect
 
 PREFIX_COLOURS = ((230, 120, 20), (140, 70, 200), (30, 150, 150), (200, 50, 110))
 
@@ -24,12 +24,7 @@ class TokenSequenceStrip(pg.GraphicsLayoutWidget):
         self.vb.setMenuEnabled(False)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.vb.addItem(self.image_item)
-        self.highlight = QGraphicsRectItem()
-        pen = QPen(QColor(255, 30, 30))
-        pen.setCosmetic(True)
-        pen.setWidth(3)
-        self.highlight.setPen(pen)
-        self.highlight.setVisible(False)
+        self.highlight = outline_rect((255, 30, 30), 3)
         self.vb.addItem(self.highlight)
         self._labels: list[pg.TextItem] = []
         self.cols, self.cell, self.gap, self.n = 1, 1, 0, 0
