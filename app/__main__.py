@@ -18,6 +18,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="vision-explorer", description="See how modern vision models work.")
     p.add_argument("image", nargs="?", help="an image to open")
     p.add_argument("--tab", choices=TAB_CHOICES, help="the tab to show (with --screenshot: the only one saved)")
+    p.add_argument("--view", help="a sub-view of --tab (e.g. --tab attention --view qkv); with --screenshot "
+                   "the file is DIR/<tab>-<view>.png")
     p.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu (default: the saved choice, else auto)")
     p.add_argument("--screenshot", metavar="DIR", help="save DIR/<tab>.png for every tab (or --tab), then exit")
     p.add_argument("--exit-after-first-paint", action="store_true", help=argparse.SUPPRESS)
@@ -67,8 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(requested_device=args.device, load_default_image=loaded is None and not args.screenshot)
     if loaded is not None:
         window.set_image(loaded)
+    if args.view and not args.tab:
+        print("vision-explorer: --view needs --tab", file=sys.stderr)
+        return 2
     if args.tab:
-        window.select_tab(args.tab)
+        page = window.select_tab(args.tab)
+        if args.view:
+            try:
+                page.show_view(args.view)
+            except ValueError as exc:
+                print(f"vision-explorer: {exc}", file=sys.stderr)
+                return 2
 
     if args.exit_after_first_paint:
         class FirstPaint(QObject):
@@ -89,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
         from .screenshot import ScreenshotRunner, screenshot_keys
 
-        runner = ScreenshotRunner(window, Path(args.screenshot), screenshot_keys(args.tab))
+        runner = ScreenshotRunner(window, Path(args.screenshot), screenshot_keys(args.tab), view=args.view)
         runner.start()
     code = app.exec()
     if not window.ctx.worker.shutdown(timeout=2.5):

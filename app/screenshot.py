@@ -15,8 +15,9 @@ TAB_TIMEOUT_S = 240.0
 
 
 class ScreenshotRunner(QObject):
-    def __init__(self, window, out_dir: Path, keys: list[str]) -> None:
+    def __init__(self, window, out_dir: Path, keys: list[str], view: str | None = None) -> None:
         super().__init__(window)
+        self.view = view  # with one tab: the sub-view to show and name the file after
         self.window = window
         self.out_dir = out_dir
         self.keys = list(keys)
@@ -39,6 +40,8 @@ class ScreenshotRunner(QObject):
             return
         key = self.keys.pop(0)
         self._page = self.window.select_tab(key)
+        if self.view:
+            self._page.show_view(self.view)
         self._page.prepare_screenshot()
         self._since = time.monotonic()
         self._idle_since = None
@@ -58,11 +61,16 @@ class ScreenshotRunner(QObject):
         if timed_out:
             print(f"warning: the {page.title} tab was still busy after {TAB_TIMEOUT_S:.0f} s", file=sys.stderr)
         self._timer.stop()
-        path = self.out_dir / f"{page.key}.png"
+        path = screenshot_path(self.out_dir, page.key, self.view)
         self.window.grab().save(str(path), "PNG")
         self.saved.append(path)
         print(f"saved {path}")
         self._next()
+
+
+def screenshot_path(out_dir: Path, key: str, view: str | None) -> Path:
+    """DIR/<tab>.png, or DIR/<tab>-<view>.png for a sub-view."""
+    return out_dir / (f"{key}-{view}.png" if view else f"{key}.png")
 
 
 def screenshot_keys(tab: str | None) -> list[str]:

@@ -10,6 +10,8 @@ from ..context import AppContext
 class TabPage(QWidget):
     key: str = ""  # "attention" | "patches" | "detection" | "gan" | "diffusion"
     title: str = ""  # tab text
+    # sub-views addressable with `--view VIEW` (the first is the default); a page lists its own
+    views: tuple[str, ...] = ()
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -30,6 +32,11 @@ class TabPage(QWidget):
     def export_widget(self) -> QWidget:
         """What File > Export view as PNG saves."""
         return self
+
+    def show_view(self, view: str) -> None:
+        """Bring sub-view `view` (one of `views`) to the front (--view, and the page's own controls)."""
+        if view not in self.views:
+            raise ValueError(f"the {self.title} tab has no view {view!r}; it has: {', '.join(self.views) or 'none'}")
 
     def prepare_screenshot(self) -> None:
         """Start what a screenshot of this tab should show (called by --screenshot after set_image)."""
