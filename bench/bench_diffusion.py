@@ -66,7 +66,8 @@ def diffusion_scrub_ms(rounds: int = 200) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from models.diffusion.results import Trajectory
+    from app.diffusion_session import ReverseSession
+    from models.diffusion.results import SamplingResult, Trajectory
     from widgets.diffusion_reverse import ReversePage
 
     app = QApplication.instance() or QApplication([])
@@ -76,11 +77,18 @@ def diffusion_scrub_ms(rounds: int = 200) -> dict:
                       eps_hat=rng.integers(0, 256, (steps, b, 32, 32, 3), np.uint8),
                       x0_hat=rng.integers(0, 256, (steps, b, 32, 32, 3), np.uint8),
                       labels=np.arange(b) % 6, class_names=("a",) * 6, sampler="ddpm", guidance=2.5)
+    session = ReverseSession()
     page = ReversePage()
+
+    def draw(pos: int) -> None:  # what the tab does when the scrubber moves
+        f = session.frame(pos)
+        page.show_grids(f.position, f.x_t, f.x0_hat, f.eps_hat)
+
+    page.position_changed.connect(draw)
     page.resize(1100, 700)
     page.show()
-    page.start_run(traj, steps)
-    page.finish_run(traj.x_t[-1], 1.0)
+    view = session.on_result(SamplingResult(traj, traj.x_t[-1], 1.0))
+    page.show_run(view.new_run, view.maximum, view.available, view.labels, view.info)
     app.processEvents()
     times = []
     for pos in rng.integers(0, steps + 1, rounds):

@@ -75,7 +75,7 @@ def tab(qtbot, tmp_path, monkeypatch):
     qtbot.addWidget(page)
     page.resize(1100, 800)
     page.show()
-    qtbot.waitUntil(lambda: page._load_rid is None, timeout=60000)
+    qtbot.waitUntil(lambda: not page.is_busy(), timeout=60000)
     yield page
     page.shutdown()
     ctx.worker.shutdown()
@@ -100,15 +100,15 @@ def test_sampling_streams_then_scrubs_a_finished_run(tab, qtbot, tmp_path):
     from models.diffusion.results import BUNDLED_KEY
     from models.registry import ModelSource, SourceKind
     tab.use_model(BUNDLED_KEY, ModelSource(SourceKind.RANDOM))
-    qtbot.waitUntil(lambda: tab._load_rid is None, timeout=60000)
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=60000)
     tab.pages.setCurrentWidget(tab.reverse)
     tab.reverse.steps_box.setValue(6)
     tab.reverse.batch_box.setValue(4)
     qtbot.mouseClick(tab.reverse.sample_button, Qt.MouseButton.LeftButton)
     assert tab.is_busy()
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=60000)
-    tr = tab.reverse.trajectory
-    assert tr is not None and tr.num_steps == 6 and tab.reverse.final is not None
+    tr = tab.rev.trajectory
+    assert tr is not None and tr.num_steps == 6 and tab.rev.final is not None
     assert tab.reverse.scrubber.position() == 6  # a finished run shows its end
     tab.reverse.scrubber.setFocus()
     qtbot.keyClick(tab.reverse.scrubber, Qt.Key.Key_Home)

@@ -1,5 +1,5 @@
 """The forward-process page: the current image, the noise added and x_t, scrubbed over t, with the
-schedule plots and a cursor. The page only draws; the tab computes x_t (numpy) when t changes."""
+schedule plots and a cursor. The page only draws; the tab's session computes x_t when t changes."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
@@ -22,12 +22,13 @@ class ForwardPage(QWidget):
     settings_changed = Signal()  # schedule, steps, size or seed changed
     t_changed = Signal(int)
 
-    def __init__(self, schedules: tuple[str, ...] = ("linear", "cosine"), parent: QWidget | None = None) -> None:
+    def __init__(self, schedules: tuple[str, ...] = ("linear", "cosine"), t_range: tuple[int, int] = (10, 4000),
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.schedule_box = QComboBox()
         self.schedule_box.addItems(schedules)
         self.steps_box = QSpinBox()
-        self.steps_box.setRange(10, 4000)
+        self.steps_box.setRange(*t_range)
         self.steps_box.setValue(1000)
         self.steps_box.setToolTip("T, the number of noising steps")
         self.size_box = QComboBox()

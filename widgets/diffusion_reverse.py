@@ -1,17 +1,15 @@
-"""The reverse-process page: sampler settings, three synchronised grids (x_t, x0_hat, predicted noise)
-and the step scrubber. It draws the trajectory arrays it is given and never computes anything itself:
-showing another step is three small mosaics and three setImage calls."""
+"""The reverse-process page: sampler settings, three aligned grids (x_t, x0_hat, predicted noise) and the
+step scrubber. It only draws what it is given (uint8 grids, labels, texts) and reports what the user does;
+the tab's session turns a sampling run into those values. No torch and no models/ here."""
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
-from superqt import QLabeledDoubleSlider
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
 
-from models.diffusion.results import SamplingRequest, Trajectory
-
-from .diffusion_views import HelpText, ImagePanel, grid_columns, mosaic
+from .diffusion_views import PanelRow
+from .float_slider import FloatSlider
 from .step_scrubber import StepScrubber
 
 XT_HELP = ("x_t: what the sampler holds at this step. It starts as pure Gaussian noise; every step removes a "
@@ -26,15 +24,14 @@ GUIDANCE_HELP = ("Guidance scale: 1 uses the class-conditional model as trained;
 
 
 class ReversePage(QWidget):
-    sample_requested = Signal(object)  # SamplingRequest
+    sample_requested = Signal()  # read settings()
     stop_requested = Signal()
     export_requested = Signal(str)  # "gif" | "strip" | "final"
+    position_changed = Signal(int)  # the scrubber moved: draw that position
+    grids_resized = Signal(float)  # width / height of one grid panel
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.trajectory: Trajectory | None = None
-        self.final: np.ndarray | None = None
-        self._columns = 4
         self._shown_position = -1
         self._class_names: tuple[str, ...] = ()
 
@@ -54,10 +51,11 @@ class ReversePage(QWidget):
         self.batch_box.setRange(1, 64)
         self.batch_box.setValue(16)
         self.class_box = QComboBox()
-        self.guidance = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.guidance = FloatSlider(Qt.Orientation.Horizontal)
         self.guidance.setRange(0.0, 8.0)
-        self.guidance.setValue(2.5)
         self.guidance.setSingleStep(0.1)
+        self.guidance.setPageStep(1.0)
+        self.guidance.setValue(2.5)
         self.guidance.setToolTip(GUIDANCE_HELP)
         self.sample_button = QPushButton("Sample")
         self.sample_button.setDefault(True)
@@ -77,12 +75,9 @@ class ReversePage(QWidget):
         row2.addWidget(self.sample_button)
         row2.addWidget(self.stop_button)
 
-        self.x_t = ImagePanel("x_t (noisy sample)", XT_HELP)
-        self.x0 = ImagePanel("x0_hat (predicted clean image)", X0_HELP)
-        self.eps = ImagePanel("eps_hat (predicted noise)", EPS_HELP)
-        grids = QGridLayout()
-        for col, panel in enumerate((self.x_t, self.x0, self.eps)):
-            grids.addWidget(panel, 0, col)
+        self.grids = PanelRow((("x_t (noisy sample)", XT_HELP), ("x0_hat (predicted clean image)", X0_HELP),
+                               ("eps_hat (predicted noise)", EPS_HELP)))
+        self.x_t, self.x0, self.eps = self.grids.panels
         self.scrubber = StepScrubber()
         self.info = QLabel("Press Sample: the batch starts as noise and is denoised step by step.")
         self.info.setWordWrap(True)
@@ -100,15 +95,16 @@ class ReversePage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(row1)
         layout.addLayout(row2)
-        layout.addLayout(grids, 1)
+        layout.addWidget(self.grids, 1)
         layout.addWidget(self.scrubber)
         layout.addWidget(self.info)
         layout.addLayout(exports)
 
         self.sampler_box.currentIndexChanged.connect(self._sampler_changed)
-        self.sample_button.clicked.connect(self._emit_request)
+        self.sample_button.clicked.connect(self.sample_requested.emit)
         self.stop_button.clicked.connect(self.stop_requested.emit)
-        self.scrubber.positionChanged.connect(self.show_position)
+        self.scrubber.positionChanged.connect(self.position_changed.emit)
+        self.x_t.resized.connect(self.grids_resized.emit)
         self._sampler_changed()
 
     # ---- model capabilities ---------------------------------------------------------------------
@@ -132,81 +128,35 @@ class ReversePage(QWidget):
         self.steps_box.setEnabled(ddim)
         self.eta_box.setEnabled(ddim)
 
-    def request(self) -> SamplingRequest:
+    def settings(self) -> dict:
+        """The controls as plain values: sampler, steps, eta, seed, batch, class_index (None: every class
+        in turn or unconditional), guidance."""
         cls = self.class_box.currentData()
-        if not self._class_names:
-            ids = None
-        elif cls is None:
-            ids = tuple(range(len(self._class_names)))
-        else:
-            ids = (int(cls),)
-        return SamplingRequest(sampler=self.sampler_box.currentData(), steps=self.steps_box.value(),
-                               eta=self.eta_box.value(), seed=self.seed_box.value(), batch=self.batch_box.value(),
-                               class_ids=ids, guidance=round(self.guidance.value(), 2))
-
-    @Slot()
-    def _emit_request(self) -> None:
-        self.sample_requested.emit(self.request())
+        return {"sampler": self.sampler_box.currentData(), "steps": self.steps_box.value(),
+                "eta": self.eta_box.value(), "seed": self.seed_box.value(), "batch": self.batch_box.value(),
+                "class_index": None if cls is None else int(cls), "guidance": self.guidance.value()}
 
     # ---- a run --------------------------------------------------------------------------------
-    def set_running(self, running: bool) -> None:
+    def set_running(self, running: bool, can_export: bool) -> None:
         self.stop_button.setEnabled(running)
         for b in self.export_buttons.values():
-            b.setEnabled(not running and self.trajectory is not None and self.trajectory.num_steps > 0)
+            b.setEnabled(not running and can_export)
 
-    def start_run(self, trajectory: Trajectory, steps_done: int) -> None:
-        """A new run's arrays (filled up to steps_done)."""
-        self.trajectory = trajectory
-        self.final = None
-        b = trajectory.x_t.shape[1]
-        self._columns = grid_columns(b)
-        if trajectory.labels is not None:  # classes in turn: one column per class
-            n = len(np.unique(trajectory.labels))
-            if 1 < n <= b and np.array_equal(trajectory.labels, np.resize(trajectory.labels[:n], b)):
-                self._columns = n
-        labels = [f"(t = {int(t)})" for t in trajectory.timesteps] + ["(done)"]
-        self._shown_position = -1
-        self.scrubber.reset(trajectory.num_steps, labels, available=steps_done + 1)
-        self.update_available(steps_done)
+    def show_run(self, new_run: bool, maximum: int, available: int, labels: tuple[str, ...], info: str) -> None:
+        """A new run (the scrubber starts over) or more computed positions of the current one."""
+        if new_run:
+            self._shown_position = -1
+            self.scrubber.reset(maximum, labels, available=available)
+        else:
+            self.scrubber.set_available(available)
+        self.info.setText(info)
 
-    def update_available(self, steps_done: int) -> None:
-        self.scrubber.set_available(steps_done + 1)
-        tr = self.trajectory
-        if tr is not None:
-            self.info.setText(f"{tr.sampler.upper()}: {steps_done} of {tr.num_steps} steps computed; "
-                              "every step is kept, scrub or play to compare.")
-
-    def finish_run(self, final: np.ndarray, seconds: float) -> None:
-        self.final = final
-        tr = self.trajectory
-        self.scrubber.set_available(tr.num_positions)
-        self.set_running(False)
-        names = ""
-        if tr.labels is not None and tr.class_names:
-            names = " Columns, left to right: " + ", ".join(tr.class_names[i] for i in tr.labels[: self._columns]) + "."
-        self.info.setText(f"{tr.sampler.upper()}, {tr.num_steps} steps, guidance {tr.guidance:g}: finished in "
-                          f"{seconds:.1f} s.{names}")
-
-    @Slot(int)
-    def show_position(self, pos: int) -> None:
-        """Show step pos of the kept trajectory in all three grids."""
-        tr = self.trajectory
-        if tr is None or tr.num_steps == 0:
-            return
-        self._shown_position = pos
-        k = min(pos, tr.num_steps - 1)
-        self.x_t.set_grid(tr.x_t[pos], self._columns)
-        self.x0.set_grid(tr.x0_hat[k], self._columns)
-        self.eps.set_grid(tr.eps_hat[k], self._columns)
+    def show_grids(self, position: int, x_t: np.ndarray, x0_hat: np.ndarray, eps_hat: np.ndarray) -> None:
+        """The three (h, w, 3) uint8 grids of a position."""
+        self._shown_position = position
+        self.x_t.set_image(x_t)
+        self.x0.set_image(x0_hat)
+        self.eps.set_image(eps_hat)
 
     def shown_position(self) -> int:
         return self._shown_position
-
-    def frame(self, pos: int) -> np.ndarray:
-        """The three grids of position pos side by side (for exports)."""
-        tr = self.trajectory
-        k = min(pos, tr.num_steps - 1)
-        parts = [mosaic(tr.x_t[pos], self._columns), mosaic(tr.x0_hat[k], self._columns),
-                 mosaic(tr.eps_hat[k], self._columns)]
-        gap = np.full((parts[0].shape[0], 4, 3), 255, np.uint8)
-        return np.concatenate([parts[0], gap, parts[1], gap, parts[2]], axis=1)

@@ -3,9 +3,8 @@ timestep range) and sample previews. It only draws what the tab hands it."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
-from PySide6.QtCore import Qt
 
 from .diffusion_views import HelpText, ImagePanel
 from .live_curves import LiveCurves
@@ -91,8 +90,9 @@ class TrainingPage(QWidget):
             if ok.any():
                 self.curves.append_series(name, steps[ok], quarters[ok, i])
 
-    def set_previews(self, images: np.ndarray) -> None:
-        self.previews.set_grid(images, columns=3)
+    def set_previews(self, grid: np.ndarray) -> None:
+        """(h, w, 3) uint8: the previews, already tiled."""
+        self.previews.set_image(grid)
 
     def clear(self) -> None:
         self.curves.clear()

@@ -1,33 +1,20 @@
-"""Views of the Diffusion tab: an image grid, the three noise-schedule plots with a cursor, a help text.
+"""Views of the Diffusion tab: an image panel, a row of aligned panels, the three noise-schedule plots
+with a cursor, a help text.
 
-No torch here: everything arrives as numpy arrays.
+No torch and no models/ here: everything arrives as numpy arrays and plain values (grids are tiled by
+the tab's session).
 """
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
 BACKGROUND = "#202124"
-
-
-def grid_columns(n: int) -> int:
-    return max(1, int(np.ceil(np.sqrt(n))))
-
-
-def mosaic(images: np.ndarray, columns: int | None = None, gap: int = 1, fill: int = 40) -> np.ndarray:
-    """(B, H, W, C) uint8 -> one (rows*(H+gap)-gap, cols*(W+gap)-gap, C) image, row-major tiles."""
-    b, h, w, c = images.shape
-    cols = columns or grid_columns(b)
-    rows = int(np.ceil(b / cols))
-    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap, c), fill, np.uint8)
-    for i in range(b):
-        r, q = divmod(i, cols)
-        out[r * (h + gap): r * (h + gap) + h, q * (w + gap): q * (w + gap) + w] = images[i]
-    return out
 
 
 class HelpText(QLabel):
@@ -41,7 +28,9 @@ class HelpText(QLabel):
 
 
 class ImagePanel(QWidget):
-    """A titled image (or a grid of images) drawn pixel-exact, scaled to fit, aspect kept."""
+    """A titled image drawn pixel-exact, scaled to fit, aspect kept."""
+
+    resized = Signal(float)  # width / height of the image area
 
     def __init__(self, title: str, help_text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,14 +63,36 @@ class ImagePanel(QWidget):
             self._shape = image.shape
             self.view.autoRange(padding=0.0)
 
-    def set_grid(self, images: np.ndarray, columns: int | None = None) -> np.ndarray:
-        """Show (B, H, W, 3) uint8 as a grid; returns the mosaic shown."""
-        m = mosaic(images, columns)
-        self.set_image(m)
-        return m
-
     def current_image(self) -> np.ndarray | None:
         return self.item.image
+
+    def image_area_aspect(self) -> float:
+        return self.plot.width() / max(1, self.plot.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self.resized.emit(self.image_area_aspect())
+
+
+class PanelRow(QWidget):
+    """Image panels side by side, equally wide, with their image areas aligned: titles in one row,
+    images in the next, help texts (of any length) in a row below, so a longer text never makes one
+    image shorter than its neighbours."""
+
+    def __init__(self, panels: tuple[tuple[str, str], ...], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setVerticalSpacing(2)
+        self.panels: list[ImagePanel] = []
+        for col, (title, help_text) in enumerate(panels):
+            panel = ImagePanel(title)
+            grid.addWidget(panel, 0, col)
+            grid.setColumnStretch(col, 1)
+            if help_text:
+                grid.addWidget(HelpText(help_text), 1, col, Qt.AlignmentFlag.AlignTop)
+            self.panels.append(panel)
+        grid.setRowStretch(0, 1)
 
 
 class SchedulePlots(QWidget):
@@ -116,14 +127,15 @@ class SchedulePlots(QWidget):
         layout.addWidget(self.plots, 1)
         layout.addWidget(self.readout)
 
-    def set_schedule(self, betas: np.ndarray, alpha_bar: np.ndarray, snr: np.ndarray) -> None:
-        t = np.arange(1, len(betas) + 1)  # steps are numbered 1..T; t = 0 is the clean image
-        self._data = {"beta": np.asarray(betas), "alpha_bar": np.asarray(alpha_bar), "snr": np.maximum(snr, 1e-12)}
+    def set_schedule(self, steps: np.ndarray, betas: np.ndarray, alpha_bar: np.ndarray, snr: np.ndarray) -> None:
+        """Curves over steps 1..T (t = 0 is the clean image); snr > 0 (log axis)."""
+        self._data = {"beta": np.asarray(betas), "alpha_bar": np.asarray(alpha_bar), "snr": np.asarray(snr)}
         for key, values in self._data.items():
-            self.curves[key].setData(t, values)
+            self.curves[key].setData(steps, values)
 
-    def set_cursor(self, t: int) -> None:
-        """t in 0..T: 0 is the clean image (no point on the curves)."""
+    def set_cursor(self, t: int, readout: str) -> None:
+        """t in 0..T: 0 is the clean image (no point on the curves); readout: the text under the plots."""
+        self.readout.setText(readout)
         if not self._data:
             return
         t = int(np.clip(t, 0, len(self._data["beta"])))
@@ -133,11 +145,4 @@ class SchedulePlots(QWidget):
                 self.points[key].setData([], [])
             else:
                 y = values[t - 1]
-                self.points[key].setData([t], [np.log10(y) if key == "snr" else y])
-        if t == 0:
-            self.readout.setText("t = 0: the clean image, nothing added yet.")
-            return
-        d, i = self._data, t - 1
-        self.readout.setText(f"t = {t}:  beta_t = {d['beta'][i]:.5f},  alpha_bar_t = {d['alpha_bar'][i]:.4f} "
-                             f"(signal x{np.sqrt(d['alpha_bar'][i]):.3f}, noise x{np.sqrt(1 - d['alpha_bar'][i]):.3f}),"
-                             f"  SNR = {d['snr'][i]:.3g}")
+                self.points[key].setData([t], [np.log10(y) if key == "snr" else y])  # log axis: log10 coordinates

@@ -1,7 +1,9 @@
 """A timestep scrubber: a slider with play/pause, step buttons and arrow keys.
 
 Positions run from 0 to maximum. While a run is still being computed only the first ``available``
-positions can be shown; when the handle sits on the newest one it follows new steps ("live").
+positions can be shown; the handle follows new steps ("live") until the user moves it to an older one,
+and follows again once the user brings it back to the newest. With labels, the text beside the slider
+is the position's label (the caller names its steps, so the status bar and the scrubber agree).
 Dragging the handle pauses playback. Play advances one position per ``interval_ms`` (100 ms, as in
 Diffusion Explainer). Keys: Left/Right one step, PageUp/PageDown ten, Home/End, Space play/pause.
 """
@@ -63,24 +65,25 @@ class StepScrubber(QWidget):
 
     # ---- state ------------------------------------------------------------------------------
     def reset(self, maximum: int, labels: Sequence[str] = (), available: int | None = None) -> None:
-        """A new run with positions 0..maximum; available: how many are already computed (all if None)."""
+        """A new run with positions 0..maximum; available: how many are already computed (all if None).
+        A finished run (available None) starts at 0; a run still being computed shows its newest step."""
         self.pause()
         self._labels = labels
-        self._available = maximum + 1 if available is None else available
+        self._available = maximum + 1 if available is None else max(1, min(available, maximum + 1))
         self._follow = True
+        start = 0 if available is None else self._available - 1
         self.slider.blockSignals(True)
         self.slider.setRange(0, maximum)
-        self.slider.setValue(0)
+        self.slider.setValue(start)
         self.slider.blockSignals(False)
         self._update_label()
-        self.positionChanged.emit(0)
+        self.positionChanged.emit(start)
 
     def set_available(self, available: int) -> None:
-        """More positions were computed; follow them when the handle is on the newest one."""
-        was_at_newest = self.position() >= self._available - 1
+        """More positions were computed: follow them unless the user moved to an older step."""
         self._available = max(1, min(available, self.maximum() + 1))
-        if self._follow and was_at_newest and not self.is_playing():
-            self.set_position(self._available - 1)
+        if self._follow and not self.is_playing() and self.position() != self._available - 1:
+            self.slider.setValue(self._available - 1)
         else:
             self._update_label()
 
@@ -103,8 +106,10 @@ class StepScrubber(QWidget):
     # ---- actions -------------------------------------------------------------------------------
     def set_position(self, pos: int) -> None:
         pos = max(0, min(int(pos), self._available - 1, self.maximum()))
-        self._follow = pos >= self._available - 1
         self.slider.setValue(pos)  # emits positionChanged through _on_slider when it changes
+
+    def is_following(self) -> bool:
+        return self._follow
 
     def step(self, delta: int) -> None:
         self.pause()
@@ -146,14 +151,15 @@ class StepScrubber(QWidget):
         if value > self._available - 1:  # dragged past what is computed
             self.slider.setValue(self._available - 1)
             return
+        self._follow = value >= self._available - 1  # every move (keys, buttons, drag, play) decides
         self._update_label()
         self.positionChanged.emit(value)
 
     def _update_label(self) -> None:
         pos, top = self.position(), self.maximum()
-        extra = f"  {self._labels[pos]}" if 0 <= pos < len(self._labels) else ""
-        pending = f" ({self._available - 1} ready)" if self._available - 1 < top else ""
-        self.label.setText(f"step {pos} / {top}{extra}{pending}")
+        text = self._labels[pos] if 0 <= pos < len(self._labels) else f"step {pos} / {top}"
+        pending = " (computing...)" if self._available - 1 < top else ""
+        self.label.setText(f"{text}{pending}")
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt naming)
         key = event.key()

@@ -1,34 +1,34 @@
 """The Diffusion tab: the forward (noising) process, step-by-step sampling with a scrubber, live training.
 
-torch is never imported here: model work runs in jobs (models/diffusion/app_jobs.py, live.py) that are
-imported on the worker thread; the views get frozen numpy results. The forward view is plain numpy.
+A thin page: it builds the three sub-pages (widgets/diffusion_*.py), forwards what the user does to the
+sessions in app/diffusion_session.py (state, schedule, x_t, grids, labels: no Qt, unit-tested) and draws
+what they return. torch is never imported here: model work runs in jobs (models/diffusion/app_jobs.py,
+live.py) imported on the worker thread.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from models.diffusion.export import save_gif, save_png, save_strip
-from models.diffusion.results import (BUNDLED_KEY, DIFFUSERS_KEY, ModelInfo, SamplingPartial, SamplingRequest,
-                                      SamplingResult, TrainingPartial)
-from models.diffusion.schedule import make_schedule
+from models.diffusion.results import (BUNDLED_KEY, DIFFUSERS_KEY, ModelInfo, SamplingPartial, SamplingResult,
+                                      TrainingPartial)
 from models.errors import UserFacingError
 from models.registry import ModelSource, SourceKind
 from widgets.diffusion_forward import ForwardPage
 from widgets.diffusion_reverse import ReversePage
 from widgets.diffusion_training import TrainingPage
 
+from ..diffusion_session import (FORWARD_T_RANGE, ForwardSession, ForwardSettings, ReverseSession, ReverseSettings,
+                                 RunView, preview_grid)
 from .base import TabPage
 
 SAMPLE_CHANNEL = "diffusion"
 TRAIN_CHANNEL = "diffusion-train"
-FORWARD_MAX_SIDE = 256
 
 
 # ---- job wrappers: the imports happen on the worker thread, where torch lives -------------------
@@ -81,26 +81,10 @@ OPEN_CHECKPOINT = "Open a sprite DDPM .safetensors..."
 OPEN_DIFFUSERS = "Open a diffusers UNet folder or hub id..."
 
 
-def resize_for_forward(image: np.ndarray, max_side: int) -> np.ndarray:
-    """(H, W, 3) uint8 -> float32 in [-1, 1]; max_side 32 means the model's square 32 x 32 crop."""
-    pil = Image.fromarray(image)
-    if max_side <= 64:
-        s = min(pil.size)
-        left, top = (pil.width - s) // 2, (pil.height - s) // 2
-        pil = pil.crop((left, top, left + s, top + s)).resize((max_side, max_side), Image.BICUBIC)
-    elif max(pil.size) > max_side:
-        k = max_side / max(pil.size)
-        pil = pil.resize((max(1, round(pil.width * k)), max(1, round(pil.height * k))), Image.BICUBIC)
-    return np.asarray(pil, np.float32) / 127.5 - 1.0
-
-
-def to_uint8(x: np.ndarray, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
-    return np.clip((x - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
-
-
 class DiffusionTab(TabPage):
     key = "diffusion"
     title = "Diffusion"
+    views = ("reverse", "forward", "training")
 
     def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
@@ -111,9 +95,9 @@ class DiffusionTab(TabPage):
         self._train_rid: int | None = None
         self._live: dict = {"session": None}
         self._live_started = False
-        self._fwd_x0: np.ndarray | None = None
-        self._fwd_noise: np.ndarray | None = None
-        self._schedule = None
+        self._view_chosen = False
+        self.fwd = ForwardSession()
+        self.rev = ReverseSession()
 
         self.model_box = QComboBox()
         for title, _, _ in PRESETS:
@@ -127,7 +111,7 @@ class DiffusionTab(TabPage):
         top.addWidget(self.model_box)
         top.addWidget(self.model_label, 1)
 
-        self.forward = ForwardPage()
+        self.forward = ForwardPage(t_range=FORWARD_T_RANGE)
         self.reverse = ReversePage()
         self.training = TrainingPage()
         self.pages = QTabWidget()
@@ -144,6 +128,8 @@ class DiffusionTab(TabPage):
         self.reverse.sample_requested.connect(self.sample)
         self.reverse.stop_requested.connect(lambda: self.ctx.worker.cancel(SAMPLE_CHANNEL))
         self.reverse.export_requested.connect(self._export)
+        self.reverse.position_changed.connect(self._show_position)
+        self.reverse.grids_resized.connect(self._grids_resized)
         self.training.start_requested.connect(self._start_training)
         self.training.pause_requested.connect(self._pause_training)
         self.training.save_requested.connect(self._save_training)
@@ -151,7 +137,7 @@ class DiffusionTab(TabPage):
         self.training.use_requested.connect(self._use_training)
         self.ctx.worker.job_ended.connect(self._job_ended)
         self._forward_settings()
-        self.reverse.set_model_info(("circle", "square", "triangle", "star", "hexagon", "cross"), 500)
+        self._set_model_info(ModelInfo("", ("circle", "square", "triangle", "star", "hexagon", "cross"), 500, 32, ""))
         self._load_current_model()
 
     # ---- TabPage --------------------------------------------------------------------------------
@@ -165,13 +151,28 @@ class DiffusionTab(TabPage):
     def export_widget(self) -> QWidget:
         return self.pages.currentWidget()
 
+    def show_view(self, view: str) -> None:
+        super().show_view(view)
+        self._view_chosen = True
+        self.pages.setCurrentWidget(self._pages()[view])
+
+    def current_view(self) -> str:
+        return next(name for name, page in self._pages().items() if page is self.pages.currentWidget())
+
+    def _pages(self) -> dict[str, QWidget]:
+        return {"reverse": self.reverse, "forward": self.forward, "training": self.training}
+
     def prepare_screenshot(self) -> None:
-        """A finished short run: DDIM 50 steps of 16 sprites, every class in turn, guidance 2.5."""
-        self.pages.setCurrentWidget(self.reverse)
+        """The reverse view (unless another was chosen): a finished run, DDIM 50 steps of 18 sprites, every
+        class in turn, guidance 2.5. The forward view needs no work; training shows its idle state."""
+        if not self._view_chosen:
+            self.show_view(self.views[0])
+        if self.current_view() != "reverse":
+            return
         self.reverse.sampler_box.setCurrentIndex(0)
         self.reverse.steps_box.setValue(50)
         self.reverse.batch_box.setValue(18)
-        self.sample(self.reverse.request())
+        self.sample()
 
     def shutdown(self) -> None:
         self.reverse.scrubber.pause()
@@ -216,10 +217,14 @@ class DiffusionTab(TabPage):
     def _on_model(self, info: ModelInfo) -> None:
         self._load_rid = None
         self._info = info
-        self.reverse.set_model_info(info.class_names, info.num_train_steps)
+        self._set_model_info(info)
         classes = f"{len(info.class_names)} classes" if info.class_names else "unconditional"
         self.model_label.setText(f"{info.title}: {info.image_size} x {info.image_size}, {classes}, "
                                  f"T = {info.num_train_steps} ({info.schedule_name} schedule)")
+
+    def _set_model_info(self, info: ModelInfo) -> None:
+        self.rev.set_model(info)
+        self.reverse.set_model_info(info.class_names, info.num_train_steps)
 
     def _on_model_error(self, message: str) -> None:
         self._load_rid = None
@@ -231,69 +236,73 @@ class DiffusionTab(TabPage):
         self.model_label.setText(f"<span style='color:#f28b82'>{message}</span>")
         self.ctx.show_error(message)
 
-    # ---- forward process (numpy, GUI thread) ----------------------------------------------------
+    # ---- forward process (numpy, GUI thread, through the session) ------------------------------------
     @Slot()
     def _forward_settings(self) -> None:
-        self._schedule = make_schedule(self.forward.schedule_name(), self.forward.num_steps())
-        s = self._schedule
-        self.forward.plots.set_schedule(s.betas, s.alpha_bar, s.snr)
-        if self.image is not None:
-            self._fwd_x0 = resize_for_forward(self.image, self.forward.max_side())
-            rng = np.random.default_rng(self.forward.seed())
-            self._fwd_noise = rng.standard_normal(self._fwd_x0.shape).astype(np.float32)
-            self.forward.x0.set_image(to_uint8(self._fwd_x0))
-            self.forward.noise.set_image(to_uint8(self._fwd_noise, -3, 3))
-        labels = ["(clean)"] + [f"(t = {t})" for t in range(1, s.num_steps + 1)]
-        pos = min(self.forward.scrubber.position(), s.num_steps) if self.forward.scrubber.maximum() else s.num_steps // 4
-        self.forward.scrubber.reset(s.num_steps, labels)
-        self.forward.scrubber.set_position(pos)
-        self._forward_t(self.forward.scrubber.position())
+        f = self.forward
+        view = self.fwd.configure(ForwardSettings(f.schedule_name(), f.num_steps(), f.max_side(), f.seed()), self.image)
+        f.plots.set_schedule(view.steps, view.betas, view.alpha_bar, view.snr)
+        f.x0.set_image(self.fwd.clean_image())
+        f.noise.set_image(self.fwd.noise_image())
+        top = len(view.betas)
+        pos = min(f.scrubber.position(), top) if f.scrubber.maximum() else top // 4
+        f.scrubber.reset(top, view.labels)
+        f.scrubber.set_position(pos)
+        self._forward_t(f.scrubber.position())
 
     @Slot(int)
     def _forward_t(self, t: int) -> None:
-        """Position t in 0..T: 0 is the clean image, t >= 1 uses alpha_bar of (0-based) step t - 1."""
-        s = self._schedule
-        if s is None:
-            return
-        self.forward.plots.set_cursor(t)
-        if self._fwd_x0 is None:
-            return
-        ab = 1.0 if t == 0 else float(s.alpha_bar[t - 1])
-        x_t = math.sqrt(ab) * self._fwd_x0 + math.sqrt(1 - ab) * self._fwd_noise
-        self.forward.x_t.set_image(to_uint8(x_t))
+        """Position t in 0..T: 0 is the clean image, t the image after t noising steps."""
+        frame = self.fwd.frame(t)
+        self.forward.plots.set_cursor(frame.position, frame.readout)
+        if frame.x_t is not None:
+            self.forward.x_t.set_image(frame.x_t)
 
     # ---- reverse process ------------------------------------------------------------------------
-    @Slot(object)
-    def sample(self, req: SamplingRequest) -> None:
+    @Slot()
+    def sample(self) -> None:
+        """Sample with the reverse page's settings."""
+        req = self.rev.request(ReverseSettings(**self.reverse.settings()))
         key, source = self._choice
-        self.reverse.set_running(True)
+        self.reverse.set_running(True, False)
         self._sample_rid = self.ctx.worker.submit(
             _sample, key, source, req, channel=SAMPLE_CHANNEL, title=f"Sampling ({req.sampler.upper()})",
             on_partial=self._on_partial, on_result=self._on_sampled, on_error=self._on_sample_error)
 
+    def _draw_run(self, view: RunView) -> None:
+        self.reverse.show_run(view.new_run, view.maximum, view.available, view.labels, view.info)
+
     def _on_partial(self, part: SamplingPartial) -> None:
-        if self.reverse.trajectory is not part.trajectory:
-            self.reverse.start_run(part.trajectory, part.steps_done)
-        else:
-            self.reverse.update_available(part.steps_done)
+        self._draw_run(self.rev.on_partial(part))
 
     def _on_sampled(self, result: SamplingResult) -> None:
-        if self.reverse.trajectory is not result.trajectory:
-            self.reverse.start_run(result.trajectory, result.trajectory.num_steps)
-        self.reverse.finish_run(result.final, result.seconds)
-        self.reverse.scrubber.set_position(result.trajectory.num_steps)
+        self._draw_run(self.rev.on_result(result))
         self._sample_rid = None
+        self.reverse.set_running(False, True)
+
+    @Slot(int)
+    def _show_position(self, pos: int) -> None:
+        if self.rev.available == 0:
+            return
+        f = self.rev.frame(pos)
+        self.reverse.show_grids(f.position, f.x_t, f.x0_hat, f.eps_hat)
+
+    @Slot(float)
+    def _grids_resized(self, aspect: float) -> None:
+        if self.rev.set_panel_aspect(aspect):  # another grid layout fits better: redraw
+            self._show_position(self.reverse.scrubber.position())
+            self.reverse.info.setText(self.rev.info_text())
 
     def _on_sample_error(self, message: str) -> None:
         self._sample_rid = None
-        self.reverse.set_running(False)
+        self.reverse.set_running(False, self.rev.finished)
         self.ctx.show_error(message)
 
     @Slot(int)
     def _job_ended(self, rid: int) -> None:
         if rid == self._sample_rid:  # cancelled (results and errors cleared it already)
             self._sample_rid = None
-            self.reverse.set_running(False)
+            self.reverse.set_running(False, self.rev.finished)
         if rid == self._load_rid:
             self._load_rid = None
         if rid == self._train_rid:
@@ -302,8 +311,7 @@ class DiffusionTab(TabPage):
 
     @Slot(str)
     def _export(self, kind: str) -> None:
-        tr, final = self.reverse.trajectory, self.reverse.final
-        if tr is None or final is None:
+        if not self.rev.finished:
             return
         filters = {"gif": "GIF (*.gif)", "strip": "PNG (*.png)", "final": "PNG (*.png)"}
         default = {"gif": "diffusion_trajectory.gif", "strip": "diffusion_strip.png", "final": "diffusion_final.png"}
@@ -312,15 +320,14 @@ class DiffusionTab(TabPage):
             self.export_to(kind, path)
 
     def export_to(self, kind: str, path: str) -> Path:
-        tr = self.reverse.trajectory
+        positions = self.rev.trajectory.num_positions
         try:
             if kind == "gif":
-                out = save_gif(self.reverse.frame, tr.num_positions, path)
+                out = save_gif(self.rev.export_frame, positions, path)
             elif kind == "strip":
-                out = save_strip(self.reverse.frame, tr.num_positions, path)
+                out = save_strip(self.rev.export_frame, positions, path)
             else:
-                from widgets.diffusion_views import mosaic
-                out = save_png(mosaic(self.reverse.final, self.reverse._columns), path, min_side=256)
+                out = save_png(self.rev.final_grid(), path, min_side=256)
         except UserFacingError as exc:
             self.ctx.show_error(str(exc))
             raise
@@ -350,7 +357,7 @@ class DiffusionTab(TabPage):
     def _on_train_report(self, rep: TrainingPartial) -> None:
         self.training.add_report(rep.steps, rep.loss, rep.loss_quarters)
         if rep.previews is not None:
-            self.training.set_previews(rep.previews)
+            self.training.set_previews(preview_grid(rep.previews))
         last = f", loss {rep.loss[-1]:.4f}" if len(rep.loss) else ""
         self.training.status.setText(f"Step {rep.step}{last}, {rep.seconds / 60:.1f} min of training"
                                      f"{' (paused)' if rep.paused else ''}")
@@ -372,7 +379,7 @@ class DiffusionTab(TabPage):
         if path:
             self.ctx.worker.submit(_save_live, self._live, path, channel="diffusion-io", title="Saving",
                                    on_result=lambda p: self.ctx.show_message(
-                                       f"Saved {p} (and the EMA weights as .safetensors next to it)"))
+                                       f"Saved {p}"))
 
     @Slot()
     def _load_training(self) -> None:

@@ -9,6 +9,11 @@ import numpy as np
 NOISE_RANGE = 3.0  # predicted noise is stored from -3 to 3 sigma as 0..255
 
 
+def step_text(step: int, num_steps: int, t: int) -> str:
+    """How a sampling step is named everywhere (status bar, scrubber): 1-based step, the timestep it starts from."""
+    return f"step {step}/{num_steps} (t = {t})"
+
+
 @dataclass(frozen=True)
 class SamplingRequest:
     sampler: str = "ddim"

@@ -18,11 +18,11 @@ import torch
 from ..errors import UserFacingError
 from ..jobs import JobContext, Progress
 from .model import DiffusionModel
-from .results import NOISE_RANGE, SamplingPartial, SamplingRequest, SamplingResult, Trajectory
+from .grid import to_uint8 as array_to_uint8
+from .results import NOISE_RANGE, SamplingPartial, SamplingRequest, SamplingResult, Trajectory, step_text
 from .schedule import predict_x0
 
 MAX_TRAJECTORY_BYTES = 2 * 2**30
-
 
 
 # ---- the step formulas ---------------------------------------------------------------------------
@@ -95,8 +95,7 @@ SAMPLERS: dict[str, SamplerSpec] = {
 
 def to_uint8(x: torch.Tensor, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
     """(B, C, H, W) model-range tensor -> (B, H, W, C) uint8."""
-    y = ((x.float().clamp(lo, hi) - lo) * (255.0 / (hi - lo))).round_().to(torch.uint8)
-    return y.permute(0, 2, 3, 1).cpu().numpy()
+    return array_to_uint8(x.detach().float().permute(0, 2, 3, 1).cpu().numpy(), lo, hi)
 
 
 def _labels(model: DiffusionModel, req: SamplingRequest) -> np.ndarray | None:
@@ -168,7 +167,7 @@ def sample_job(ctx: JobContext, model: DiffusionModel, req: SamplingRequest, cap
         now = time.perf_counter()
         if capture and (last or now - last_stream >= req.stream_interval_s):
             last_stream = now
-            yield Progress((i + 1) / n, f"{SAMPLERS[req.sampler].title} step {i + 1}/{n} (t = {t})")
+            yield Progress((i + 1) / n, f"{SAMPLERS[req.sampler].title} {step_text(i + 1, n, t)}")
             yield SamplingPartial(traj, i + 1)
     with torch.inference_mode():
         final = to_uint8(x)

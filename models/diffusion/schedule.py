@@ -52,20 +52,23 @@ class ScheduleTensors:
     alpha_bar: "torch.Tensor"  # (T,)  # noqa: F821
 
 
+MAX_BETA = 0.999  # no step may destroy all of the signal: alpha_bar stays > 0 (Nichol & Dhariwal 2021)
+
+
 def linear_schedule(num_steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02,
-                    scale_to_steps: bool = True) -> NoiseSchedule:
+                    scale_to_steps: bool = True, max_beta: float = MAX_BETA) -> NoiseSchedule:
     """Ho et al.'s linear betas. With scale_to_steps the 1000-step endpoints are scaled by 1000 / T
-    (Nichol & Dhariwal 2021), so a shorter chain still ends in (almost) pure noise."""
+    (Nichol & Dhariwal 2021), so a shorter chain still ends in (almost) pure noise. For T < 20 the scaled
+    betas would pass 1 (alpha_bar negative or exactly 0): they are clipped to max_beta, as the cosine ones."""
     scale = 1000.0 / num_steps if scale_to_steps else 1.0
     betas = np.linspace(beta_start * scale, beta_end * scale, num_steps, dtype=np.float64)
-    return NoiseSchedule("linear", betas)
+    return NoiseSchedule("linear", np.minimum(betas, max_beta))
 
 
-def cosine_schedule(num_steps: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> NoiseSchedule:
+def cosine_schedule(num_steps: int = 1000, s: float = 0.008, max_beta: float = MAX_BETA) -> NoiseSchedule:
     """Nichol & Dhariwal 2021: alpha_bar(t) = cos^2(((t/T + s) / (1 + s)) * pi/2), betas clipped."""
-    f = lambda u: math.cos((u + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
-    betas = [min(1 - f((i + 1) / num_steps) / f(i / num_steps), max_beta) for i in range(num_steps)]
-    return NoiseSchedule("cosine", np.asarray(betas, dtype=np.float64))
+    f = np.cos((np.arange(num_steps + 1, dtype=np.float64) / num_steps + s) / (1 + s) * math.pi / 2) ** 2  # (T+1,)
+    return NoiseSchedule("cosine", np.minimum(1.0 - f[1:] / f[:-1], max_beta))
 
 
 SCHEDULES: dict[str, Callable[[int], NoiseSchedule]] = {
@@ -88,10 +91,15 @@ def schedule_from_alpha_bar(name: str, alpha_bar: np.ndarray) -> NoiseSchedule:
     return NoiseSchedule(name, 1.0 - ab / prev)
 
 
+def noised(x0, noise, alpha_bar):
+    """q(x_t | x_0) in closed form: x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps. The one place
+    this formula is written; works on floats, numpy arrays and torch tensors (alpha_bar broadcast)."""
+    return alpha_bar ** 0.5 * x0 + (1 - alpha_bar) ** 0.5 * noise
+
+
 def q_sample(x0, t, noise, alpha_bar):
-    """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps.  x0, noise: (B, C, H, W); t: (B,) long."""
-    ab = alpha_bar[t].view(-1, 1, 1, 1)  # (B, 1, 1, 1)
-    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    """Training batches: x0, noise (B, C, H, W) tensors; t (B,) long 0-based timesteps; alpha_bar (T,)."""
+    return noised(x0, noise, alpha_bar[t].view(-1, 1, 1, 1))  # alpha_bar_t as (B, 1, 1, 1)
 
 
 def predict_x0(x_t, eps_hat, alpha_bar_t):
@@ -101,11 +109,8 @@ def predict_x0(x_t, eps_hat, alpha_bar_t):
     return (x_t - (1 - ab).sqrt() * eps_hat) / ab.sqrt()
 
 
-def forward_noising(image01: np.ndarray, schedule: NoiseSchedule, t: int, seed: int = 0):
-    """The forward view for any image size: (x_t, noise) as float32 arrays of the image's shape,
-    x_t in model units ([-1, 1] signal plus noise). image01: (H, W, C) floats in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal(image01.shape).astype(np.float32)
-    ab = float(schedule.alpha_bar[t])
-    x0 = image01.astype(np.float32) * 2 - 1
-    return (math.sqrt(ab) * x0 + math.sqrt(1 - ab) * noise).astype(np.float32), noise
+def forward_noising(x0: np.ndarray, noise: np.ndarray, schedule: NoiseSchedule, steps_taken: int) -> np.ndarray:
+    """The forward view: x0 (any shape, model units [-1, 1]) after ``steps_taken`` noising steps (0..T;
+    0 is x0 itself, T the last step), with the given noise of x0's shape. Returns float32."""
+    steps_taken = min(max(int(steps_taken), 0), schedule.num_steps)
+    return np.asarray(noised(x0, noise, np.float32(schedule.alpha_bar_prev(steps_taken))), dtype=np.float32)
