@@ -58,6 +58,19 @@ class AppContext(QObject):
     def show_message(self, text: str, timeout_ms: int = 4000) -> None:
         self.message.emit(text, timeout_ms)
 
+    def export_path(self, filename: str) -> str:
+        """What a tab's Save/Export dialog should propose: `filename` in the user's Pictures folder
+        (or the folder of the last export), never inside the install."""
+        from .folders import export_start_path
+
+        return export_start_path(self.settings, filename)
+
+    def remember_export(self, path: str) -> None:
+        """Call after writing an export: the next export dialog starts in its folder."""
+        from .folders import remember_export
+
+        remember_export(self.settings, path)
+
     def service(self, name: str, factory: Callable[[], Any]) -> Any:
         """One shared object per name, made on first use (e.g. the ViT session two tabs share)."""
         if name not in self._services:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import io
 import math
+import os
 import re
 import struct
 import warnings
@@ -119,7 +121,7 @@ def load_image_file(path: str | Path, max_side: int | None = None) -> LoadedImag
     p = Path(path)
     label = p.name or str(p)
     if not p.exists():
-        raise ImageLoadError(f"Can't open '{label}': the file does not exist")
+        raise ImageLoadError(f"Can't open '{label}': {_missing_reason(p)}")
     if p.is_dir():
         raise ImageLoadError(f"Can't open '{label}': it is a folder, not an image file")
     if not p.is_file():  # a pipe or device would block or never end
@@ -135,6 +137,28 @@ def load_image_file(path: str | Path, max_side: int | None = None) -> LoadedImag
         raise
     except OSError as exc:  # the file itself could not be read (I/O error, vanished, ...)
         raise ImageLoadError(f"Can't read '{label}': {exc.strerror or exc}") from None
+
+
+def _missing_reason(p: Path) -> str:
+    """Why Path.exists() said no: a link loop, a dangling link, no permission, or really missing."""
+    try:
+        os.stat(p)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "it is a symbolic link loop (the link leads back to itself), not a file"
+        if exc.errno == errno.EACCES:
+            return "permission denied (a folder on its path can't be entered)"
+        if exc.errno == errno.ENAMETOOLONG:
+            return "the path is too long"
+        if p.is_symlink():
+            try:
+                target = os.readlink(p)
+            except OSError:
+                target = "?"
+            return f"it is a symbolic link to '{target}', which does not exist"
+    except ValueError:  # e.g. a NUL character in the path
+        return "the path is not valid"
+    return "the file does not exist"
 
 
 def load_image_bytes(data: bytes, name: str = "pasted image", max_side: int | None = None) -> LoadedImage:

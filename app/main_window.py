@@ -2,58 +2,40 @@
 from __future__ import annotations
 
 import traceback
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton,
-                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication, QIcon, QImageWriter, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from models.errors import ImageLoadError
 
 from .about import about_html
 from .context import AppContext, make_settings
-from .image_drop import load_from_mime, mime_has_image
+from .device_menu import DEVICE_KEYS, DeviceMenu, menu_key
+from .folders import export_start_path, open_start_dir, remember_export, remember_open
+from .image_drop import drag_label, plan_from_mime
 from .image_io import MAX_WORKING_SIDE, LoadedImage, file_dialog_filter, load_image_file
+from .image_loader import ImageLoader
 from .samples import sample_images
+from .settings_store import read_bytes, read_str, read_str_list
 from .status_panel import StatusPanel
 from .tabs import TAB_KEYS, load_tab_classes
 from .tabs.base import PlaceholderPage, TabPage
+from .window_parts import DropOverlay, ErrorBanner
 
 MAX_RECENT = 10
-DEVICE_CHOICES = (("auto", "Automatic (CUDA, then MPS, then CPU)"), ("cuda", "CUDA GPU"),
-                  ("mps", "Apple MPS"), ("cpu", "CPU"))
 
 
-class ErrorBanner(QWidget):
-    """A dismissible red line at the top of the window: errors are visible but never block."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("errorBanner")
-        self.setStyleSheet("#errorBanner { background: #5c1f1f; } QLabel { color: #ffdede; }")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 4, 4)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("✕")
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(close)
-        self.hide()
-
-    def show_message(self, text: str) -> None:
-        self.label.setText(text)
-        self.show()
+def writable_image_suffixes() -> set[str]:
+    return {bytes(f.data()).decode().lower() for f in QImageWriter.supportedImageFormats()}
 
 
 class MainWindow(QMainWindow):
     image_changed = Signal(object)  # LoadedImage
+    load_finished = Signal(bool)  # an open/drop/paste ended: True with a new image, False with a message
 
     def __init__(self, requested_device: str | None = None, settings=None, load_default_image: bool = True) -> None:
         super().__init__()
@@ -64,12 +46,16 @@ class MainWindow(QMainWindow):
             self.setWindowIcon(QIcon(str(icon)))
         self.setAcceptDrops(True)
         ctx_settings = settings if settings is not None else make_settings()
-        device = requested_device or str(ctx_settings.value("device", "auto"))
+        device = requested_device or read_str(ctx_settings, "device", "auto", allowed=DEVICE_KEYS)
         self.requested_device = device
         self.ctx = AppContext(device, ctx_settings, self, start_worker=False)  # started once painted
         self.settings = self.ctx.settings
         self.current: LoadedImage | None = None
         self._closing = False
+        self._devices_checked = False
+        self.loader = ImageLoader(self)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_load_failed)
 
         central = QWidget()
         column = QVBoxLayout(central)
@@ -81,6 +67,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.banner)
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        self.drop_overlay = DropOverlay(central)
         self.pages: list[TabPage] = []
         for cls in load_tab_classes():
             page = self._make_page(cls)
@@ -130,16 +117,9 @@ class MainWindow(QMainWindow):
                              QKeySequence(f"Ctrl+{i + 1}"))
 
         model_menu = bar.addMenu("&Model")
-        device_menu = model_menu.addMenu("&Device")
-        self.device_group = QActionGroup(self)
-        self.device_actions: dict[str, QAction] = {}
-        for key, text in DEVICE_CHOICES:
-            act = device_menu.addAction(text)
-            act.setCheckable(True)
-            act.setChecked(key == self.requested_device)
-            act.triggered.connect(lambda _=False, k=key: self.choose_device(k))
-            self.device_group.addAction(act)
-            self.device_actions[key] = act
+        self.device_menu = model_menu.addMenu("&Device")
+        self.devices = DeviceMenu(self.device_menu, self.requested_device, self.choose_device)
+        self.device_actions = self.devices.actions
         model_menu.addSeparator()
         self._add_action(model_menu, "Cancel running tasks", self.ctx.worker.cancel_all)
 
@@ -157,8 +137,8 @@ class MainWindow(QMainWindow):
         return act
 
     # ---- the current image --------------------------------------------------------------------
-    def set_image(self, loaded: LoadedImage) -> None:
-        """Make loaded the image of every tab."""
+    def set_image(self, loaded: LoadedImage, remember: bool = True) -> None:
+        """Make loaded the image of every tab; a file (e.g. from the command line) goes to Open recent."""
         self.current = loaded
         self.setWindowTitle(f"{loaded.name} — Vision Explorer")
         self.statusBar().showMessage(loaded.describe(), 6000)
@@ -170,25 +150,38 @@ class MainWindow(QMainWindow):
             except Exception as exc:
                 traceback.print_exc()
                 self.show_error(f"The {page.title} tab could not take the image: {type(exc).__name__}: {exc}")
+        if remember and Path(loaded.source).is_file():
+            self._add_recent(str(Path(loaded.source).resolve()))
         self.image_changed.emit(loaded)
 
-    def open_path(self, path: str | Path) -> bool:
-        """Load a file as the current image; on failure show why and keep everything as it was."""
-        try:
-            loaded = load_image_file(path, max_side=MAX_WORKING_SIDE)
-        except ImageLoadError as exc:
-            self.show_error(str(exc))
-            return False
-        self.set_image(loaded)
-        self._add_recent(str(Path(path).resolve()))
-        return True
+    def open_path(self, path: str | Path) -> int:
+        """Start loading a file as the current image, off the GUI thread (see load_finished).
+
+        The current image stays until the new one is decoded; on failure the banner says why."""
+        self.statusBar().showMessage(f"Opening {Path(path).name}…")
+        return self.loader.load(partial(load_image_file, path, max_side=MAX_WORKING_SIDE), (True, ()))
+
+    @Slot(object, object)
+    def _on_loaded(self, loaded: LoadedImage, context) -> None:
+        remember, _fallbacks = context
+        self.set_image(loaded, remember=remember)
+        self.load_finished.emit(True)
+
+    @Slot(str, object)
+    def _on_load_failed(self, message: str, context) -> None:
+        _remember, fallbacks = context
+        if fallbacks:  # the start-up image: quietly try the next candidate
+            self._load_candidates(fallbacks)
+            return
+        self.show_error(message)
+        self.load_finished.emit(False)
 
     @Slot()
     def open_image_dialog(self) -> None:
-        start = str(self.settings.value("last_dir", str(Path.home())))
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", start, file_dialog_filter())
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", str(open_start_dir(self.settings)),
+                                              file_dialog_filter())
         if path:
-            self.settings.setValue("last_dir", str(Path(path).parent))
+            remember_open(self.settings, path)
             self.open_path(path)
 
     @Slot()
@@ -196,36 +189,38 @@ class MainWindow(QMainWindow):
         mime = QGuiApplication.clipboard().mimeData()
         self._load_mime(mime, "clipboard")
 
-    def _load_mime(self, mime, what: str) -> bool:
+    def _load_mime(self, mime, what: str) -> None:
         try:
-            loaded = load_from_mime(mime, what)
+            decode = plan_from_mime(mime, what)  # reads the Qt data here, on the GUI thread
         except ImageLoadError as exc:
             self.show_error(str(exc))
-            return False
-        self.set_image(loaded)
-        if Path(loaded.source).is_file():
-            self._add_recent(str(Path(loaded.source).resolve()))
-        return True
+            self.load_finished.emit(False)
+            return
+        self.statusBar().showMessage(f"Opening the {what}…")
+        self.loader.load(decode, (True, ()))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if mime_has_image(event.mimeData()) or event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
+        what = drag_label(event.mimeData())
+        if what is None:
             event.ignore()
+            return
+        event.acceptProposedAction()
+        self.drop_overlay.show_for(what)
 
     def dragMoveEvent(self, event) -> None:
         event.acceptProposedAction()
 
+    def dragLeaveEvent(self, event) -> None:
+        self.drop_overlay.hide()
+
     def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_overlay.hide()
         event.acceptProposedAction()
         self._load_mime(event.mimeData(), "dropped item")
 
     # ---- recent files -------------------------------------------------------------------------
     def recent_files(self) -> list[str]:
-        value = self.settings.value("recent_files", [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
+        return read_str_list(self.settings, "recent_files", MAX_RECENT)
 
     def _add_recent(self, path: str) -> None:
         files = [path] + [f for f in self.recent_files() if f != path]
@@ -252,18 +247,35 @@ class MainWindow(QMainWindow):
     def current_page(self) -> TabPage:
         return self.pages[self.tabs.currentIndex()]
 
+    def export_start_path(self) -> str:
+        """Where Export view proposes to save: <tab>.png in Pictures (or the last export folder)."""
+        return export_start_path(self.settings, f"{self.current_page().key}.png")
+
+    def ask_save_path(self, title: str, start: str, name_filter: str, suffix: str) -> str:
+        """A Save dialog that adds `suffix` to a bare name BEFORE it asks about overwriting."""
+        dialog = QFileDialog(self, title, start, name_filter)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix(suffix)
+        dialog.selectFile(Path(start).name)
+        return dialog.selectedFiles()[0] if dialog.exec() and dialog.selectedFiles() else ""
+
     @Slot()
     def export_view_dialog(self) -> None:
-        page = self.current_page()
-        start = str(Path(str(self.settings.value("last_dir", str(Path.home())))) / f"{page.key}.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Export view as PNG", start, "PNG image (*.png)")
+        path = self.ask_save_path("Export view as PNG", self.export_start_path(), "PNG image (*.png)", "png")
         if path:
             self.export_view(path)
 
     def export_view(self, path: str | Path) -> bool:
-        path = Path(path).with_suffix(".png")
-        ok = self.current_page().export_widget().grab().save(str(path), "PNG")
+        """Write the current tab to exactly `path` (format from its suffix); never to another file."""
+        path = Path(path)
+        fmt = path.suffix.lower().lstrip(".")
+        if fmt not in writable_image_suffixes():
+            self.show_error(f"Nothing was saved: '{path.name}' does not end in an image type "
+                            "(.png, .jpg, .bmp, ...). Choose a name ending in .png.")
+            return False
+        ok = self.current_page().export_widget().grab().save(str(path), fmt.upper())
         if ok:
+            remember_export(self.settings, path)
             self.statusBar().showMessage(f"Saved {path}", 5000)
         else:
             self.show_error(f"Could not write {path}: check the folder exists and is writable.")
@@ -276,20 +288,30 @@ class MainWindow(QMainWindow):
             device = pick_device(key)
         except ValueError as exc:
             self.show_error(str(exc))
-            self.device_actions[self.requested_device].setChecked(True)
+            self.devices.check(self.requested_device)  # the entry in use stays checked
             return
         self.requested_device = key
+        self.devices.check(key)
         self.settings.setValue("device", key)
         self.ctx.set_device(device)
 
     @Slot(str)
     def _on_device_changed(self, device: str) -> None:
+        if not self._devices_checked:  # the first report comes once torch is loaded
+            self._devices_checked = True
+            reasons = self.devices.refresh()
+            if reasons.get(menu_key(self.requested_device)):  # asked for a device this machine lacks
+                self.requested_device = menu_key(device)
+                self.devices.check(device)
         for page in self.pages:
             page.on_device_changed(device)
 
+    def about_text(self) -> str:
+        return about_html(self.status_panel.device_text)
+
     @Slot()
     def show_about(self) -> None:
-        QMessageBox.about(self, "About Vision Explorer", about_html(self.status_panel.device_label.text()))
+        QMessageBox.about(self, "About Vision Explorer", self.about_text())
 
     @Slot()
     def show_shortcuts(self) -> None:
@@ -320,18 +342,18 @@ class MainWindow(QMainWindow):
         return self.pages[index]
 
     def _restore_settings(self) -> None:
-        geometry = self.settings.value("geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
+        geometry = read_bytes(self.settings, "geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1360, 860)
-        last = str(self.settings.value("last_tab", TAB_KEYS[0]))
-        if last in TAB_KEYS:
-            self.tabs.setCurrentIndex(TAB_KEYS.index(last))
+        last = read_str(self.settings, "last_tab", TAB_KEYS[0], allowed=TAB_KEYS)
+        self.tabs.setCurrentIndex(TAB_KEYS.index(last))
 
     def closeEvent(self, event) -> None:
         if self._closing:
             event.accept()
+            return
+        if not all(page.confirm_close() for page in self.pages):  # a page keeps unsaved work: ask first
+            event.ignore()
             return
         self._closing = True
         self.settings.setValue("geometry", self.saveGeometry())
@@ -352,12 +374,11 @@ class MainWindow(QMainWindow):
 
     def _load_default_image(self) -> None:
         """A new user sees something at once: the last image, else the first sample."""
-        if self.current is not None:
+        if self.current is not None or self.loader.is_loading():
             return
-        for path in self.recent_files()[:1] + [str(s.path) for s in sample_images() if s.kind == "shapes"][:1]:
-            if Path(path).is_file():
-                try:
-                    self.set_image(load_image_file(path, max_side=MAX_WORKING_SIDE))
-                    return
-                except ImageLoadError:
-                    continue
+        shapes = [str(s.path) for s in sample_images() if s.kind == "shapes"][:1]
+        self._load_candidates(tuple(p for p in self.recent_files()[:1] + shapes if Path(p).is_file()))
+
+    def _load_candidates(self, paths: tuple[str, ...]) -> None:
+        if paths:
+            self.loader.load(partial(load_image_file, paths[0], max_side=MAX_WORKING_SIDE), (False, paths[1:]))

@@ -9,6 +9,16 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 from .context import AppContext
 
 
+def task_text(title: str, message: str) -> str:
+    """'Title: message', without saying the same thing twice ('Detecting with X: Detecting with X')."""
+    title, message = title.strip(), message.strip()
+    if not message or message == title or title.startswith(message):
+        return title
+    if not title or message.startswith(title):
+        return message
+    return f"{title}: {message}"
+
+
 class StatusPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -24,7 +34,8 @@ class StatusPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running task (nothing already shown is lost)")
         self.cancel_button.clicked.connect(self._cancel)
-        self.device_label = QLabel("Device: loading PyTorch…")
+        self.device_text = "loading PyTorch…"  # the device alone, e.g. "CPU (2 threads)"
+        self.device_label = QLabel(f"Device: {self.device_text}")
         self.memory_label = QLabel()
         for w in (self.task_label, self.progress, self.cancel_button, self.device_label, self.memory_label):
             layout.addWidget(w)
@@ -62,7 +73,7 @@ class StatusPanel(QWidget):
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * max(0.0, min(1.0, progress.fraction))))
         if progress.message:
-            self.task_label.setText(f"{self._running.get(rid, '')}: {progress.message}")
+            self.task_label.setText(task_text(self._running.get(rid, ""), progress.message))
 
     @Slot(int)
     def _on_ended(self, rid: int) -> None:
@@ -84,7 +95,8 @@ class StatusPanel(QWidget):
     def _on_device(self, device: str) -> None:
         from models.device import describe_device  # torch is loaded once a device is known
 
-        self.device_label.setText(f"Device: {describe_device(device).label}")
+        self.device_text = describe_device(device).label
+        self.device_label.setText(f"Device: {self.device_text}")
         self.refresh_memory()
 
     @Slot()

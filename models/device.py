@@ -24,13 +24,35 @@ def available_devices() -> list[str]:
     return out
 
 
+def unavailable_reason(base: str) -> str | None:
+    """Why device kind `base` ("cuda", "mps", "cpu") can't be used here, or None when it can."""
+    if base == "cuda" and not torch.cuda.is_available():
+        if torch.version.cuda is None:
+            return "this PyTorch was built without CUDA support"
+        return "no NVIDIA GPU (or driver) found"
+    if base == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_built():
+            return "Apple MPS exists only on Macs with Apple silicon"
+        if not mps.is_available():
+            return "MPS is not available on this Mac (macOS 12.3 or later is needed)"
+    if base not in ("cuda", "mps", "cpu"):
+        return f"'{base}' is not a device kind (use auto, cuda, cuda:N, mps or cpu)"
+    return None
+
+
 def pick_device(requested: str | None = None) -> str:
     """The requested device if it is usable, else the best one available ("auto" or None: best)."""
     devices = available_devices()
     if requested and requested != "auto":
         base = requested.split(":")[0]
         if base not in devices:
-            raise ValueError(f"Device '{requested}' is not available here (available: {', '.join(devices)}).")
+            why = unavailable_reason(base) or "not found"
+            raise ValueError(f"Device '{requested}' is not available here: {why} (available: {', '.join(devices)}).")
+        index = requested.partition(":")[2]
+        if base == "cuda" and index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise ValueError(f"Device '{requested}' is not available here: there are "
+                             f"{torch.cuda.device_count()} CUDA devices (cuda:0 to cuda:{torch.cuda.device_count() - 1}).")
         return requested
     return devices[0]
 

@@ -10,6 +10,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
+from pytestqt.wait_signal import SignalBlocker
 
 from app.context import make_settings
 from app.main_window import MainWindow
@@ -40,13 +41,30 @@ def _png(path, colour=(200, 30, 30), size=(40, 30)):
 
 
 def _drop(window, mime):
-    """The event sequence of a real drag and drop: enter (must be accepted), move, drop."""
+    """The event sequence of a real drag and drop: enter (must be accepted), move, drop; then wait
+    until the image (decoded off the GUI thread) arrives or the failure is shown. True if it loaded."""
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     enter = QDragEnterEvent(QPoint(50, 50), *args)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted(), "the window refused the drag"
     QApplication.sendEvent(window, QDragMoveEvent(QPoint(60, 60), *args))
-    QApplication.sendEvent(window, QDropEvent(QPointF(60, 60), *args))
+    with _waiting(window) as blocker:
+        QApplication.sendEvent(window, QDropEvent(QPointF(60, 60), *args))
+    return blocker.args[0]
+
+
+def _waiting(window, timeout=20000):
+    """Like qtbot.waitSignal(window.load_finished): a context manager; .args[0] is the bool sent."""
+    blocker = SignalBlocker(timeout=timeout, raising=True)
+    blocker.connect(window.load_finished)
+    return blocker
+
+
+def _open(window, path):
+    """open_path and wait for the result (decoding runs on another thread). True if it loaded."""
+    with _waiting(window) as blocker:
+        window.open_path(path)
+    return blocker.args[0]
 
 
 def test_dropping_a_file_shows_it_in_every_tab_and_remembers_it(window, tmp_path):
@@ -75,7 +93,7 @@ def test_dropping_image_data_as_from_a_browser(window, tmp_path):
 
 def test_a_broken_file_gives_a_clear_message_and_loses_nothing(window, tmp_path):
     good = _png(tmp_path / "good.png")
-    assert window.open_path(good)
+    assert _open(window, good)
     before = window.current
     broken = tmp_path / "broken.png"
     broken.write_bytes(good.read_bytes()[:40])  # truncated
@@ -94,13 +112,14 @@ def test_paste_an_image_from_the_clipboard(window):
     image = QImage(20, 10, QImage.Format.Format_RGB32)
     image.fill(Qt.GlobalColor.blue)
     QGuiApplication.clipboard().setImage(image)
-    window.paste_image()
+    with _waiting(window):
+        window.paste_image()
     assert window.current.pixels.shape == (10, 20, 3)
     assert tuple(window.current.pixels[5, 5]) == (0, 0, 255)
 
 
 def test_export_view_writes_a_png(window, tmp_path):
-    window.open_path(_png(tmp_path / "x.png"))
+    _open(window, _png(tmp_path / "x.png"))
     out = tmp_path / "view.png"
     assert window.export_view(out)
     assert Image.open(out).size[0] > 100
@@ -109,7 +128,7 @@ def test_export_view_writes_a_png(window, tmp_path):
 def test_settings_keep_last_tab_and_recent_files(qtbot, settings, tmp_path):
     win = MainWindow(requested_device="cpu", settings=settings, load_default_image=False)
     qtbot.addWidget(win)
-    win.open_path(_png(tmp_path / "a.png"))
+    _open(win, _png(tmp_path / "a.png"))
     win.tabs.setCurrentIndex(3)
     win.close()
     again = MainWindow(requested_device="cpu", settings=make_settings(), load_default_image=False)
