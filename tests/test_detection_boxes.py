@@ -47,13 +47,21 @@ def test_iou_and_giou():
     torch.testing.assert_close(giou, torch.tensor([1 / 7 - 2 / 9, -1 / 3, 1.0]))
 
 
-def test_nms_keeps_best_and_respects_classes():
-    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 10, 10]], np.float32)
-    scores = np.array([0.9, 0.8, 0.7, 0.6], np.float32)
-    assert list(nms(boxes, scores, 0.5)) == [0, 2]
-    labels = np.array([0, 0, 0, 1])
-    assert list(batched_nms(boxes, scores, labels, 0.5)) == [0, 2, 3]
-    assert list(nms(boxes, scores, 1.0)) == [0, 1, 2, 3]
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("iou_threshold", [0.3, 0.5, 0.7])
+def test_nms_equals_torchvision(seed, iou_threshold):
+    """torchvision.ops.nms / batched_nms are the oracle (random overlapping boxes, distinct scores)."""
+    from torchvision.ops import batched_nms as tv_batched_nms
+    from torchvision.ops import nms as tv_nms
+
+    rng = np.random.default_rng(seed)
+    boxes = _random_xyxy(rng, 60, size=60.0).astype(np.float32)  # crowded: many overlaps
+    scores = rng.permutation(60).astype(np.float32) / 60 + 0.01
+    labels = rng.integers(0, 3, 60)
+    tb, ts = torch.from_numpy(boxes), torch.from_numpy(scores)
+    assert nms(boxes, scores, iou_threshold).tolist() == tv_nms(tb, ts, iou_threshold).tolist()
+    expected = tv_batched_nms(tb, ts, torch.from_numpy(labels), iou_threshold).tolist()
+    assert batched_nms(boxes, scores, labels, iou_threshold).tolist() == expected
 
 
 @pytest.mark.parametrize("rows,cols", [(3, 3), (5, 2), (6, 4)])

@@ -211,3 +211,19 @@ def test_hf_conditional_detr_sigmoid_postprocessing_matches_transformers(tmp_pat
 
     np.testing.assert_allclose(rows(r.scores, r.labels, r.boxes),
                                rows(ref["scores"].numpy(), ref["labels"].numpy(), ref["boxes"].numpy()), atol=0.011)
+
+
+def test_detectors_live_in_the_one_model_cache_and_the_first_forward_is_warm_up():
+    from models.detection.jobs import BUNDLED_KEY, detect_job
+    from models.jobs import run_to_completion
+    from models.model_cache import MODEL_CACHE
+
+    MODEL_CACHE.clear()
+    image = generate(1, 3, DETECTION)[0].image
+    first, _ = run_to_completion(detect_job, BUNDLED_KEY, "", image)
+    second, _ = run_to_completion(detect_job, BUNDLED_KEY, "", image)
+    assert first.warm_up and not second.warm_up
+    assert load_detector(BUNDLED_KEY, "", "cpu") is load_detector(BUNDLED_KEY, "", "cpu")
+    MODEL_CACHE.clear()  # the shared cache is the only one: clearing it loads the detector again
+    third, _ = run_to_completion(detect_job, BUNDLED_KEY, "", image)
+    assert third.warm_up

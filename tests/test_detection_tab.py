@@ -51,7 +51,7 @@ def click_image(qtbot, tab, x, y):
 
 def run_hf_detr(tab, qtbot, folder):
     qtbot.waitUntil(lambda: tab.model_box.count() > 1, timeout=120_000)
-    keys = [i.key for i in tab._infos]
+    keys = [i.key for i in tab.infos]
     tab.model_box.setCurrentIndex(keys.index("detection/hf-detr"))
     assert tab.ref_edit.isVisible()
     tab.ref_edit.setText(str(folder))
@@ -150,7 +150,7 @@ def test_nms_slider_only_for_detectors_that_need_it(tab, qtbot):
     tab.nms.setValue(1.0)
     assert sorted(tab.shown.tolist()) == [0, 1, 2, 3]
     # hovering a box highlights it and shows its details
-    tab._on_hover(100.0, 100.0)
+    tab.hover_at(100.0, 100.0)
     assert tab.boxes_item.hovered == tab.shown.tolist().index(3) and "b" in tab.hover_label.text()
 
 
@@ -158,8 +158,84 @@ def test_a_model_that_cannot_load_gives_a_message_and_keeps_the_tab(tab, qtbot, 
     messages = []
     tab.ctx.error.connect(messages.append)
     qtbot.waitUntil(lambda: tab.model_box.count() > 1, timeout=120_000)
-    tab.model_box.setCurrentIndex([i.key for i in tab._infos].index("detection/hf-detr"))
+    tab.model_box.setCurrentIndex([i.key for i in tab.infos].index("detection/hf-detr"))
     tab.ref_edit.setText(str(tmp_path / "missing"))
     tab.set_image(np.zeros((64, 64, 3), np.uint8))
     qtbot.waitUntil(lambda: not tab.is_busy() and bool(messages), timeout=120_000)
     assert "does not exist" in messages[0] and tab.isVisible()
+
+
+def _two_box_result() -> DetectionResult:
+    boxes = np.array([[10, 10, 50, 50], [70, 70, 120, 120]], np.float32)
+    return DetectionResult("t", "test", np.zeros((128, 128, 3), np.uint8), boxes, np.array([0.9, 0.7], np.float32),
+                           np.array([0, 1]), ("a", "b"), True, forward_ms=1033.0, warm_up=True)
+
+
+@pytest.mark.parametrize("name", ["threshold", "nms"])
+def test_decimal_sliders_step_with_arrow_keys_and_page_keys(tab, qtbot, name):
+    tab.show_result(_two_box_result())
+    slider = getattr(tab, name)
+    slider.setValue(0.5)
+    slider.setFocus()
+    qtbot.waitUntil(slider.slider.hasFocus)
+    qtbot.keyClick(slider.slider, Qt.Key.Key_Right)
+    assert slider.value() == pytest.approx(0.51)
+    qtbot.keyClick(slider.slider, Qt.Key.Key_PageUp)
+    assert slider.value() == pytest.approx(0.61)
+    qtbot.keyClick(slider.slider, Qt.Key.Key_Left)
+    qtbot.keyClick(slider.slider, Qt.Key.Key_PageDown)
+    assert slider.value() == pytest.approx(0.5)
+    if name == "threshold":  # the key press re-filters: 0.7 hidden at 0.71
+        slider.setValue(0.70)
+        qtbot.keyClick(slider.slider, Qt.Key.Key_Right)
+        assert tab.shown.tolist() == [0]
+
+
+def test_clicking_the_background_clears_the_hover_line_of_the_selected_box(tab, qtbot):
+    tab.show_result(_two_box_result())
+    click_image(qtbot, tab, 30.0, 30.0)
+    qtbot.waitUntil(lambda: tab.selected == 0)
+    assert "0.900" in tab.hover_label.text()
+    click_image(qtbot, tab, 100.0, 20.0)  # the background
+    qtbot.waitUntil(lambda: tab.selected == -1)
+    assert "0.900" not in tab.hover_label.text() and "a</b>" not in tab.hover_label.text()
+
+
+def test_first_forward_is_labelled_warm_up(tab):
+    tab.show_result(_two_box_result())
+    assert tab.timing.text() == "forward 1033 ms (first run: warm-up)"
+
+
+def test_sample_scene_shows_its_ground_truth_and_verdicts(tab, qtbot):
+    from app.image_io import load_image_file
+    from models.detection.ground_truth import SAMPLES_DIR
+
+    image = load_image_file(SAMPLES_DIR / "shapes_scene_2.png").pixels
+    tab.set_image(image)
+    qtbot.waitUntil(lambda: tab.result is not None and not tab.is_busy(), timeout=120_000)
+    assert tab.gt_check.isEnabled() and tab.boxes_item.ground_truth_count() == 5
+    assert not tab.table.isColumnHidden(5)
+    verdicts = [tab.table.model().index(i, 5).data() for i in range(tab.table.model().rowCount())]
+    assert all(v == "TP" or v.startswith("FP") for v in verdicts) and verdicts
+    tab.gt_check.setChecked(False)
+    assert tab.boxes_item.ground_truth_count() == 0
+    tab.set_image(np.zeros((64, 64, 3), np.uint8))  # no annotations: no column, no dashed boxes
+    assert not tab.gt_check.isEnabled()
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=120_000)
+    assert tab.table.isColumnHidden(5)
+
+
+def test_views_and_add_view(tab):
+    from PySide6.QtWidgets import QLabel
+
+    assert tab.views[0] == "image" and tab.current_view() == "image"
+    extra = QLabel("extra")
+    seen = []
+    tab.view_changed.connect(seen.append)
+    tab.add_view("extra", "Extra", extra)
+    tab.show_view("extra")
+    assert tab.current_view() == "extra" and tab.stack.currentWidget() is extra and seen == ["extra"]
+    with pytest.raises(ValueError):
+        tab.show_view("nope")
+    with pytest.raises(ValueError):
+        tab.add_view("extra", "Again", QLabel())

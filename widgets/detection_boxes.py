@@ -45,6 +45,9 @@ class BoxesItem(pg.GraphicsObject):
         self._colours: dict[int, QColor] = {}
         self._labels_key: tuple | None = None  # (transform, strong rows) the cached label placement is for
         self._labels: list[tuple[int, QRectF]] = []  # (row, label rect in screen pixels), drawing order
+        self._gt_boxes = np.zeros((0, 4), np.float32)  # ground truth, drawn dashed under the predictions
+        self._gt_classes = np.zeros(0, np.int64)
+        self._gt_missed = np.zeros(0, bool)  # false negatives: drawn thicker, in red
         self.setZValue(30)
 
     def set_image_rect(self, width: int, height: int) -> None:
@@ -74,6 +77,21 @@ class BoxesItem(pg.GraphicsObject):
         self.hovered = self.selected = -1
         self._labels_key = None
         self.update()
+
+    def set_ground_truth(self, boxes: np.ndarray, classes: np.ndarray, missed: np.ndarray | None = None) -> None:
+        """Ground-truth xyxy boxes (G, 4), drawn dashed in their class colour; `missed` (G,) bool ones
+        (false negatives) dashed red and thicker. Empty arrays hide them."""
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        classes = np.asarray(classes, np.int64)
+        missed = np.zeros(len(boxes), bool) if missed is None else np.asarray(missed, bool)
+        if (boxes.tobytes() == self._gt_boxes.tobytes() and classes.tobytes() == self._gt_classes.tobytes()
+                and missed.tobytes() == self._gt_missed.tobytes()):
+            return
+        self._gt_boxes, self._gt_classes, self._gt_missed = boxes, classes, missed
+        self.update()
+
+    def ground_truth_count(self) -> int:
+        return len(self._gt_boxes)
 
     def set_highlight(self, hovered: int | None = None, selected: int | None = None) -> None:
         changed = False
@@ -137,10 +155,12 @@ class BoxesItem(pg.GraphicsObject):
 
     def paint(self, p: QPainter, *args) -> None:
         n = len(self._boxes)
-        if not n:
-            return
         tr = p.transform()  # image pixels -> screen pixels (scale and shift only)
         sx, sy, dx, dy = tr.m11(), tr.m22(), tr.dx(), tr.dy()
+        if len(self._gt_boxes):
+            self._paint_ground_truth(p, sx, sy, dx, dy)
+        if not n:
+            return
         scr = (self._boxes * np.array([sx, sy, sx, sy], np.float32)
                + np.array([dx, dy, dx, dy], np.float32)).tolist()
         strong_rows = [i for i in (self.selected, self.hovered) if 0 <= i < n]
@@ -187,4 +207,17 @@ class BoxesItem(pg.GraphicsObject):
             p.fillRect(label, bg)
             p.setPen(black if bg.lightness() > 110 else white)
             p.drawText(label.adjusted(3, 0, 0, 0), align, self._texts[i])
+        p.restore()
+
+    def _paint_ground_truth(self, p: QPainter, sx: float, sy: float, dx: float, dy: float) -> None:
+        scr = (self._gt_boxes * np.array([sx, sy, sx, sy], np.float32)
+               + np.array([dx, dy, dx, dy], np.float32)).tolist()
+        p.save()
+        p.resetTransform()
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for (x0, y0, x1, y1), cls, missed in zip(scr, self._gt_classes.tolist(), self._gt_missed.tolist()):
+            pen = QPen(QColor(255, 70, 60) if missed else self._colour(cls), 2.5 if missed else 1.5)
+            pen.setStyle(Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            p.drawRect(QRectF(x0 - 2, y0 - 2, x1 - x0 + 4, y1 - y0 + 4))  # just outside: a matching box stays visible
         p.restore()

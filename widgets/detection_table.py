@@ -9,11 +9,13 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from .detection_boxes import class_colour
 
-COLUMNS = ("#", "class", "score", "box x0, y0, x1, y1", "query")
+COLUMNS = ("#", "class", "score", "box x0, y0, x1, y1", "query", "verdict")
 QUERY_COLUMN = 4
+VERDICT_COLUMN = 5  # TP / FP (reason), shown when the image has ground truth
 _DISPLAY, _DECORATION = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole
 _ALIGN = Qt.ItemDataRole.TextAlignmentRole
 _ROLES = (_DISPLAY, _DECORATION, Qt.ItemDataRole.ToolTipRole, _ALIGN)
+_TP_COLOUR, _FP_COLOUR = QColor(70, 200, 110), QColor(235, 80, 70)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
@@ -27,11 +29,12 @@ class DetectionTableModel(QAbstractTableModel):
         self.scores = np.zeros(0, np.float32)
         self.boxes = np.zeros((0, 4), np.float32)
         self.queries: np.ndarray | None = None
+        self.verdicts: list[str] | None = None
         self.order = np.zeros(0, np.int64)  # view row -> source row
         self.sort_column, self.sort_order = 2, Qt.SortOrder.DescendingOrder
         self._texts: dict[int, tuple] = {}  # view row -> (source row, column values), see _row_texts
 
-    def set_rows(self, names, classes, scores, boxes, queries) -> None:
+    def set_rows(self, names, classes, scores, boxes, queries, verdicts=None) -> None:
         """New rows (numpy arrays). Only the view rows whose contents changed are repainted (none when
         nothing did): rows added or removed at the end, dataChanged for the others; no model reset."""
         names = list(names)
@@ -39,6 +42,12 @@ class DetectionTableModel(QAbstractTableModel):
         scores = np.asarray(scores, np.float32)
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         queries = None if queries is None else np.asarray(queries, np.int64)
+        verdicts = None if verdicts is None else list(verdicts)
+        if verdicts != self.verdicts:  # other verdicts (IoU or threshold change): repaint that column
+            self.verdicts = verdicts
+            self._texts = {}
+            if self.names:
+                self.dataChanged.emit(self.index(0, VERDICT_COLUMN), self.index(len(self.names) - 1, VERDICT_COLUMN))
         old = (self.names, self.classes, self.scores, self.boxes, self.queries, self.order)
         n_old, n = len(self.names), len(names)
         if (queries is None) != (self.queries is None):  # another kind of detector: start afresh
@@ -93,6 +102,8 @@ class DetectionTableModel(QAbstractTableModel):
             return (self.boxes[:, 2] - self.boxes[:, 0]) * (self.boxes[:, 3] - self.boxes[:, 1])
         if column == 4 and self.queries is not None:
             return self.queries
+        if column == VERDICT_COLUMN and self.verdicts is not None and len(self.verdicts) == n:
+            return np.array(self.verdicts, dtype=object)
         return np.arange(n)
 
     def _sorted_order(self) -> np.ndarray:
@@ -125,14 +136,15 @@ class DetectionTableModel(QAbstractTableModel):
         return None
 
     def _row_texts(self, view_row: int) -> tuple:
-        """(source row, display values of the 5 columns) of a view row, made once per set_rows / sort
+        """(source row, display values of the 6 columns) of a view row, made once per set_rows / sort
         (the view asks for the same cells many times a paint)."""
         cached = self._texts.get(view_row)
         if cached is None:
             r = int(self.order[view_row])
             box = self.boxes[r].tolist()
             cached = (r, (r + 1, self.names[r], f"{float(self.scores[r]):.3f}", ", ".join(f"{v:.0f}" for v in box),
-                          "" if self.queries is None else int(self.queries[r])))
+                          "" if self.queries is None else int(self.queries[r]),
+                          "" if self.verdicts is None or r >= len(self.verdicts) else self.verdicts[r]))
             self._texts[view_row] = cached
         return cached
 
@@ -141,12 +153,16 @@ class DetectionTableModel(QAbstractTableModel):
             return None
         c = index.column()
         if role == _ALIGN:
-            return None if c == 1 else _RIGHT
+            return None if c in (1, VERDICT_COLUMN) else _RIGHT
         r, texts = self._row_texts(index.row())
         if role == _DISPLAY:
             return texts[c]
         if role == _DECORATION:
+            if c == VERDICT_COLUMN and texts[c]:
+                return _TP_COLOUR if texts[c] == "TP" else _FP_COLOUR
             return class_colour(int(self.classes[r])) if c == 1 else None
+        if c == VERDICT_COLUMN:  # tooltip
+            return texts[c] or None
         if c == 3:  # tooltip
             x0, y0, x1, y1 = self.boxes[r].tolist()
             return f"{x1 - x0:.0f} x {y1 - y0:.0f} px (sorts by area)"
@@ -170,7 +186,7 @@ class DetectionTable(QTableView):
         self.verticalHeader().setDefaultSectionSize(20)
         header = self.horizontalHeader()  # fixed widths: ResizeToContents would query every cell on each re-filter
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((30, 84, 52, 140, 46)):
+        for col, width in enumerate((30, 84, 52, 124, 46, 150)):
             header.resizeSection(col, width)
         header.setStretchLastSection(True)
         self.setMouseTracking(True)
@@ -178,10 +194,15 @@ class DetectionTable(QTableView):
         self.selectionModel().selectionChanged.connect(self._on_selection)
         self._quiet = False
         self._query_hidden = False
+        self._verdict_hidden = True
+        self.setColumnHidden(VERDICT_COLUMN, True)
 
-    def set_rows(self, names, classes, scores, boxes, queries=None) -> None:
+    def set_rows(self, names, classes, scores, boxes, queries=None, verdicts=None) -> None:
         self._quiet = True
-        self.source.set_rows(names, classes, scores, boxes, queries)
+        self.source.set_rows(names, classes, scores, boxes, queries, verdicts)
+        if self._verdict_hidden != (verdicts is None):
+            self._verdict_hidden = verdicts is None
+            self.setColumnHidden(VERDICT_COLUMN, self._verdict_hidden)
         if self._query_hidden != (queries is None):
             self._query_hidden = queries is None
             self.setColumnHidden(QUERY_COLUMN, self._query_hidden)

@@ -1,5 +1,10 @@
 """The Detection tab: boxes from detectors (bundled shapes DETR, Hugging Face DETR family, torchvision),
-re-filtered instantly by threshold, class and NMS; a linked table; and where each object query looked."""
+re-filtered instantly by threshold, class and NMS; a linked table; where each object query looked; and,
+when the image has annotations, which predictions are right and why the others are wrong.
+
+A thin Qt page: the state and every value drawn come from `app.detection_session.DetectionSession`.
+Sub-views (`views`, `show_view`, `add_view`): "image" (this one image) and more added by `add_view`.
+"""
 from __future__ import annotations
 
 import json
@@ -7,112 +12,38 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QSize, Qt, Slot
-from PySide6.QtGui import QPainter, QPalette
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
-from superqt import QLabeledDoubleSlider
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QStackedWidget,
+                               QTabBar, QVBoxLayout, QWidget)
 
+from models.detection.ground_truth import GroundTruth, sample_ground_truth
 from models.detection.jobs import BUNDLED_KEY, DetectorInfo, detect_job, list_detectors_job
 from models.detection.result import DetectionResult, coco_document
-from widgets.detection_boxes import BoxesItem
-from widgets.detection_classes import ClassList
-from widgets.detection_table import DetectionTable
-from widgets.image_view import ImageView
 
-from . import detection_texts as T
+from ..detection_session import DetectionSession
 from .base import TabPage
+from .detection_image_view import DetectionImageView, set_text
 
 BUNDLED_INFO = DetectorInfo(BUNDLED_KEY, "Shapes DETR (bundled, trained here)", "", "", False, False)
-
-
-def _slider(lo: float, hi: float, value: float) -> QLabeledDoubleSlider:
-    s = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-    s.setRange(lo, hi)
-    s.setDecimals(2)
-    s.setSingleStep(0.01)
-    s.setValue(value)
-    return s
-
-
-def _text(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
-def _set_text(label: QLabel, text: str) -> bool:
-    """setText only when the text changes (a word-wrapped label's setText re-lays out its page)."""
-    if label.text() == text:
-        return False
-    label.setText(text)
-    return True
-
-
-class _StatusLine(QWidget):
-    """Up to two lines of word-wrapped text whose changes repaint only this widget. A fixed height and a
-    constant size hint: unlike QLabel.setText, a new text never re-lays out the page beside it (the
-    summary changes with every result and every threshold step). The full text is also the tooltip.
-    With `width_of`, a fixed width that fits that text (for a short, often changing text)."""
-
-    def __init__(self, lines: int = 2, width_of: str = "", parent=None) -> None:
-        super().__init__(parent)
-        self._text = ""
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 4)
-        if width_of:
-            self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-            self.setFixedWidth(self.fontMetrics().horizontalAdvance(width_of) + 8)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # paints its own background: parents need not
-        side = Qt.AlignmentFlag.AlignRight if width_of else Qt.AlignmentFlag.AlignLeft
-        self._flags = int(Qt.TextFlag.TextWordWrap | side | Qt.AlignmentFlag.AlignVCenter)
-        self._colours()
-
-    def _colours(self) -> None:
-        self._bg = self.palette().color(QPalette.ColorRole.Window)
-        self._fg = self.palette().color(QPalette.ColorRole.WindowText)
-
-    def changeEvent(self, event) -> None:
-        if event.type() == QEvent.Type.PaletteChange:
-            self._colours()
-        super().changeEvent(event)
-
-    def text(self) -> str:
-        return self._text
-
-    def setText(self, text: str) -> None:
-        if text != self._text:
-            self._text = text
-            self.setToolTip(text)
-            self.update()
-
-    def sizeHint(self) -> QSize:
-        return QSize(120, self.height())
-
-    def paintEvent(self, event) -> None:
-        p = QPainter(self)
-        p.fillRect(event.rect(), self._bg)
-        p.setPen(self._fg)
-        p.drawText(self.rect(), self._flags, self._text)
-        p.end()
 
 
 class DetectionTab(TabPage):
     key = "detection"
     title = "Detection"
+    views: tuple[str, ...] = ("image",)
+    view_changed = Signal(str)  # the sub-view now in front
+    result_changed = Signal(object)  # a new DetectionResult is shown
+    selection_changed = Signal(int)  # the selected box's object query (-1: none, or no queries)
 
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(ctx, parent)
-        self.result: DetectionResult | None = None
-        self.shown = np.zeros(0, np.int64)  # candidate indices on screen, best first (table/canvas rows)
-        self.selected = -1  # row in self.shown
-        self.clicked_point: tuple[float, float] | None = None
+        self.views = tuple(type(self).views)  # per page: add_view extends this page's own tuple
+        self.session = DetectionSession()
         self._rid: int | None = None
         self._infos: list[DetectorInfo] = [BUNDLED_INFO]
         self._screenshot = False
         self._build()
+        self.session.class_enabled = self.classes.is_enabled
         self.ctx.worker.submit(list_detectors_job, channel="detection-list", title="Listing detectors",
                                on_result=self._on_detectors, on_error=lambda msg: None)
 
@@ -131,100 +62,95 @@ class DetectionTab(TabPage):
         top.addWidget(self.ref_edit, 2)
         top.addWidget(self.folder_button)
         top.addWidget(self.run_button)
-
-        self.canvas = ImageView(show_colorbar=True)
-        self.boxes_item = BoxesItem()
-        self.canvas.add_item(self.boxes_item)
-        self.points_item = pg.ScatterPlotItem(pxMode=True)
-        self.points_item.setZValue(25)
-        self.canvas.add_item(self.points_item)
-        self.marker_item = pg.ScatterPlotItem(pxMode=True, symbol="+", size=18,
-                                              pen=pg.mkPen("w", width=2), brush=None)
-        self.marker_item.setZValue(40)
-        self.canvas.add_item(self.marker_item)
-        self.hover_label = _text("Hover a box for its details. Click a box for its query's attention, "
-                                 "anywhere else for the encoder's attention from that point.")
-        self.head_box = QComboBox()
-        self.head_box.addItem("mean of heads")
-        self.clear_button = QPushButton("Boxes only")
-        view_row = QHBoxLayout()
-        view_row.addWidget(QLabel("Attention head:"))
-        view_row.addWidget(self.head_box)
-        view_row.addStretch(1)
-        view_row.addWidget(self.clear_button)
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.setContentsMargins(0, 0, 0, 0)
-        lv.addWidget(self.canvas, 1)
-        lv.addLayout(view_row)
-        lv.addWidget(self.hover_label)
-
-        self.threshold = _slider(0.0, 1.0, 0.5)
-        self.nms = _slider(0.05, 1.0, 0.5)
-        self.nms_note = _text(T.NMS_NOTE_SET)
-        self.nms_note.setStyleSheet("color: #888;")
-        form = QFormLayout()
-        form.addRow("Score threshold", self.threshold)
-        form.addRow("NMS IoU", self.nms)
-        form.addRow("", self.nms_note)
-        self.classes = ClassList()
-        self.classes.setMaximumHeight(130)
-        self.table = DetectionTable()
-        self.table.setMinimumWidth(360)
-        self.summary = _StatusLine()  # what is shown
-        self.timing = _StatusLine(width_of="forward 99999 ms")  # changes with every run: repainted alone
-        self.explain = _text(T.BOXES_SET)
-        self.explain.setStyleSheet("background: #2a2b2e; color: #ddd; padding: 6px; border-radius: 4px;")
-        self.png_button = QPushButton("Export PNG...")
-        self.json_button = QPushButton("Export COCO JSON...")
-        exports = QHBoxLayout()
-        exports.addWidget(self.png_button)
-        exports.addWidget(self.json_button)
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(0, 0, 0, 0)
-        rv.addLayout(form)
-        rv.addWidget(QLabel("Classes (ticked are shown):"))
-        rv.addWidget(self.classes)
-        summary_row = QHBoxLayout()
-        summary_row.addWidget(self.summary, 1)
-        summary_row.addWidget(self.timing)
-        rv.addLayout(summary_row)
-        rv.addWidget(self.table, 1)
-        rv.addWidget(self.explain)
-        rv.addLayout(exports)
-
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        split.setSizes([640, 420])
+        self.view_bar = QTabBar()
+        self.view_bar.setExpanding(False)
+        self.view_bar.addTab("One image")
+        self.stack = QStackedWidget()
+        self.image_view = DetectionImageView(self.session.hover_text(), self.session)
+        iv = self.image_view  # its widgets, by the names the tests and benchmarks use
+        (self.canvas, self.boxes_item, self.hover_label, self.head_box, self.gt_check, self.clear_button,
+         self.threshold, self.nms, self.match_iou, self.nms_note, self.classes, self.table, self.summary,
+         self.timing, self.explain, self.png_button, self.json_button) = (
+            iv.canvas, iv.boxes_item, iv.hover_label, iv.head_box, iv.gt_check, iv.clear_button, iv.threshold,
+            iv.nms, iv.match_iou, iv.nms_note, iv.classes, iv.table, iv.summary, iv.timing, iv.explain,
+            iv.png_button, iv.json_button)
+        self.stack.addWidget(iv)
         outer = QVBoxLayout(self)
         outer.addLayout(top)
-        outer.addWidget(split, 1)
+        outer.addWidget(self.view_bar)
+        outer.addWidget(self.stack, 1)
         self._update_ref_visibility()
 
         self.model_box.currentIndexChanged.connect(self._on_model_changed)
         self.ref_edit.returnPressed.connect(self.run)
         self.run_button.clicked.connect(self.run)
         self.folder_button.clicked.connect(self._pick_folder)
-        self.threshold.valueChanged.connect(self.refilter)
-        self.nms.valueChanged.connect(self.refilter)
+        self.view_bar.currentChanged.connect(self._on_view_tab)
+        self.threshold.valueChanged.connect(self._on_threshold)
+        self.nms.valueChanged.connect(self._on_nms)
+        self.match_iou.valueChanged.connect(self._on_match_iou)
+        self.gt_check.toggled.connect(self._on_gt_toggled)
         self.classes.enabled_changed.connect(self.refilter)
         self.canvas.hovered.connect(self._on_hover)
         self.canvas.clicked.connect(self._on_click)
         self.table.row_selected.connect(self._select_row)
         self.table.row_hovered.connect(self._on_table_hover)
-        self.head_box.currentIndexChanged.connect(self._redraw_attention)
+        self.head_box.currentIndexChanged.connect(self._on_head)
         self.clear_button.clicked.connect(self._clear_attention)
         self.png_button.clicked.connect(self._ask_png)
         self.json_button.clicked.connect(self._ask_json)
 
+    # ---- sub-views ---------------------------------------------------------------------------
+    def add_view(self, name: str, title: str, widget: QWidget) -> None:
+        """Add a sub-view: a tab `title` in the view bar, addressable as `--view name` and show_view(name)."""
+        if name in self.views:
+            raise ValueError(f"the Detection tab already has a view {name!r}")
+        self.views = self.views + (name,)
+        self.stack.addWidget(widget)
+        self.view_bar.addTab(title)
+
+    def show_view(self, view: str) -> None:
+        super().show_view(view)
+        self.view_bar.setCurrentIndex(self.views.index(view))
+
+    def current_view(self) -> str:
+        return self.views[self.stack.currentIndex()]
+
+    @Slot(int)
+    def _on_view_tab(self, index: int) -> None:
+        self.stack.setCurrentIndex(index)
+        self.view_changed.emit(self.views[index])
+
     # ---- model and image ---------------------------------------------------------------------
+    @property
+    def infos(self) -> list[DetectorInfo]:
+        return list(self._infos)
+
     @property
     def info(self) -> DetectorInfo:
         return self._infos[max(self.model_box.currentIndex(), 0)]
+
+    @property
+    def result(self) -> DetectionResult | None:
+        return self.session.result
+
+    @property
+    def shown(self) -> np.ndarray:
+        v = self.session.view
+        return v.shown if v is not None else np.zeros(0, np.int64)
+
+    @property
+    def selected(self) -> int:
+        return self.session.selected
+
+    @property
+    def clicked_point(self) -> tuple[float, float] | None:
+        return self.session.clicked_point
+
+    def model_ref(self) -> tuple[str, str, str]:
+        """(registry key, reference, title) of the chosen detector."""
+        info = self.info
+        return info.key, (self.ref_edit.text().strip() if info.asks_for_ref else ""), info.title
 
     @Slot(object)
     def _on_detectors(self, infos: list[DetectorInfo]) -> None:
@@ -260,8 +186,13 @@ class DetectionTab(TabPage):
             self.ref_edit.setText(folder)
             self.run()
 
-    def set_image(self, image: np.ndarray) -> None:
+    def set_image(self, image: np.ndarray, ground_truth: GroundTruth | None = None) -> None:
+        """A new image (with its annotations when known; else the bundled sample scenes are recognised)."""
         super().set_image(image)
+        self.session.set_ground_truth(ground_truth if ground_truth is not None else sample_ground_truth(image))
+        has_gt = self.session.ground_truth is not None
+        self.gt_check.setEnabled(has_gt)
+        self.match_iou.setEnabled(has_gt)
         self.run()
 
     def on_device_changed(self, device: str) -> None:
@@ -272,10 +203,9 @@ class DetectionTab(TabPage):
     def run(self) -> None:
         if self.image is None:
             return
-        info = self.info
-        ref = self.ref_edit.text().strip() if info.asks_for_ref else ""
-        self._rid = self.ctx.worker.submit(detect_job, info.key, ref, self.image, channel="detection",
-                                           title=f"Detecting with {info.title}", on_result=self._on_result,
+        key, ref, title = self.model_ref()
+        self._rid = self.ctx.worker.submit(detect_job, key, ref, self.image, channel="detection",
+                                           title=f"Detecting with {title}", on_result=self._on_result,
                                            on_error=self._on_error)
 
     def is_busy(self) -> bool:
@@ -296,173 +226,115 @@ class DetectionTab(TabPage):
 
     def show_result(self, result: DetectionResult) -> None:
         """Show a new forward's result (all views are redrawn from it without the model)."""
-        same_image = self.result is not None and self.result.image is result.image
-        new_image = self.result is None or self.result.image.shape != result.image.shape
-        self.result = result
-        h, w = result.image.shape[:2]
-        if not same_image:  # a new forward on the same image (model or device change) keeps the drawn image
+        old = self.session.result
+        if old is None or old.image is not result.image:  # a re-run on the same image keeps the drawn image
             self.canvas.set_image(result.image)
-        if new_image:
+        if old is None or old.image.shape != result.image.shape:
             self.canvas.view.autoRange(padding=0.01)
-        self.boxes_item.set_image_rect(w, h)
-        self.clicked_point, self.selected = None, -1
-        heads = result.cross_attention.shape[1] if result.cross_attention is not None else 0
+        self.boxes_item.set_image_rect(result.image.shape[1], result.image.shape[0])
+        self.session.set_result(result)
+        heads = self.session.heads
         if self.head_box.count() != heads + 1:
             self.head_box.blockSignals(True)
             self.head_box.clear()
             self.head_box.addItem("mean of heads")
             self.head_box.addItems([f"head {i + 1}" for i in range(heads)])
             self.head_box.blockSignals(False)
+            self.session.head = -1
         if self.head_box.isEnabled() != (heads > 0):
             self.head_box.setEnabled(heads > 0)
         if self.nms.isEnabled() != result.needs_nms:
             self.nms.setEnabled(result.needs_nms)
-        _set_text(self.nms_note, T.NMS_NOTE_NMS if result.needs_nms else T.NMS_NOTE_SET)
-        self.refilter()  # also redraws the attention view (nothing is selected or clicked now)
+        set_text(self.nms_note, self.session.nms_note)
+        self._draw()
+        self.result_changed.emit(result)
 
     # ---- filtering and drawing -------------------------------------------------------------
+    @Slot(float)
+    def _on_threshold(self, value: float) -> None:
+        self.session.set_threshold(value)
+        self._draw()
+
+    @Slot(float)
+    def _on_nms(self, value: float) -> None:
+        self.session.set_nms_iou(value)
+        self._draw()
+
+    @Slot(float)
+    def _on_match_iou(self, value: float) -> None:
+        self.session.set_match_iou(value)
+        self._draw()
+
+    @Slot(bool)
+    def _on_gt_toggled(self, on: bool) -> None:
+        self.session.show_ground_truth = on
+        self.refilter()
+
     @Slot()
     def refilter(self, *args) -> None:
         """Apply threshold, class ticks and NMS to the saved candidates and redraw (no model run)."""
-        r = self.result
-        if r is None:
-            return
-        nms_iou = self.nms.value() if r.needs_nms else None
-        before_classes = r.visible(self.threshold.value(), None, nms_iou)
-        per_class = np.bincount(r.labels[before_classes])  # (max label + 1,) boxes per class
-        present = np.flatnonzero(per_class).tolist()
-        class_names = {c: r.class_name(c) for c in present}
-        self.classes.set_counts({c: (class_names[c], n) for c, n in zip(present, per_class[present].tolist())})
-        off = [c for c, name in class_names.items() if not self.classes.is_enabled(name)]
-        previous = self.shown[self.selected] if 0 <= self.selected < len(self.shown) else -1
-        self.shown = before_classes[~np.isin(r.labels[before_classes], off)] if off else before_classes
-        names = [class_names[c] for c in r.labels[self.shown].tolist()]
-        texts = [f"{n} {s:.2f}" for n, s in zip(names, r.scores[self.shown].tolist())]
-        self.boxes_item.set_boxes(r.boxes[self.shown], r.labels[self.shown], texts)
-        queries = r.query_index[self.shown] if r.query_index is not None else None
-        self.table.set_rows(names, r.labels[self.shown], r.scores[self.shown], r.boxes[self.shown], queries)
-        kept = np.flatnonzero(self.shown == previous) if previous >= 0 else ()
-        self.selected = int(kept[0]) if len(kept) else -1
-        self.boxes_item.set_highlight(selected=self.selected)
-        self.table.select_source_row(self.selected)
-        total = len(r.scores)
-        self.summary.setText(f"{r.model_title}: {len(self.shown)} shown of {total} candidates")
-        self.timing.setText(f"forward {r.forward_ms:.0f} ms")
-        if self.selected < 0 and self.clicked_point is None:
-            self._redraw_attention()  # also sets the explanation
-        else:
-            _set_text(self.explain, self._explanation())
+        if self.session.refilter() is not None:
+            self._draw()
 
-    def _explanation(self) -> str:
-        r = self.result
-        if r is None:
-            return T.BOXES_SET
-        if self.selected >= 0 and r.cross_attention is not None:
-            return T.CROSS
-        if self.selected >= 0 and r.sampling_points is not None:
-            return T.DEFORMABLE
-        if self.clicked_point is not None and r.encoder_attention is not None:
-            return T.ENCODER
-        if r.needs_nms:
-            return T.BOXES_NMS + " " + T.NO_ATTENTION
-        return T.BOXES_SET
+    def _draw(self) -> None:
+        if self.session.view is not None:
+            self.image_view.draw(self.session.view, self.session.selected)
+            self._draw_attention()
 
-    def _query_of_row(self, row: int) -> int | None:
-        r = self.result
-        if r is None or r.query_index is None or not 0 <= row < len(self.shown):
-            return None
-        return int(r.query_index[self.shown[row]])
+    def _draw_attention(self) -> None:
+        self.image_view.draw_attention(self.session.attention(), self.session.hover_text())
 
-    @Slot()
-    def _redraw_attention(self, *args) -> None:
-        r = self.result
-        for item in (self.points_item, self.marker_item):
-            if len(item.data):  # clearing an empty scatter would still schedule a repaint
-                item.clear()
-            if item.isVisible():
-                item.setVisible(False)  # an empty scatter still costs a paint() per frame: hidden until used
-        if r is None:
-            return
-        q = self._query_of_row(self.selected)
-        if q is not None and r.cross_attention is not None:
-            maps = r.cross_attention[q]  # (heads, h, w)
-            head = self.head_box.currentIndex() - 1
-            self.canvas.set_overlay(maps.mean(0) if head < 0 else maps[head], smooth=False, opacity=0.6)
-        elif q is not None and r.sampling_points is not None:
-            self.canvas.set_overlay(None)
-            pts, wts = r.sampling_points[q], r.sampling_weights[q]  # (P, 2), (P,)
-            norm = wts / max(float(wts.max()), 1e-9)
-            cmap = pg.colormap.get("inferno")
-            brushes = [pg.mkBrush(c) for c in cmap.map(0.3 + 0.7 * norm, mode="qcolor")]
-            self.points_item.setData(pos=pts, size=4 + 14 * np.sqrt(norm), brush=brushes,
-                                     pen=pg.mkPen((0, 0, 0, 160)))
-            self.points_item.setVisible(True)
-        elif self.clicked_point is not None and r.encoder_attention is not None and r.attention_grid:
-            gh, gw = r.attention_grid
-            h, w = r.image.shape[:2]
-            x, y = self.clicked_point
-            cell = min(int(y / h * gh), gh - 1) * gw + min(int(x / w * gw), gw - 1)
-            self.canvas.set_overlay(r.encoder_attention[cell].reshape(gh, gw), smooth=False, opacity=0.6)
-            self.marker_item.setData(pos=[(x, y)])
-            self.marker_item.setVisible(True)
-        elif self.canvas.overlay_item.isVisible():
-            self.canvas.set_overlay(None)
-        _set_text(self.explain, self._explanation())
+    @Slot(int)
+    def _on_head(self, index: int) -> None:
+        self.session.head = index - 1
+        self._draw_attention()
 
     @Slot()
     def _clear_attention(self) -> None:
-        self.clicked_point = None
+        self.session.clear()
         self._select_row(-1)
 
     # ---- interaction -----------------------------------------------------------------------
-    def _describe(self, row: int) -> str:
-        r = self.result
-        i = self.shown[row]
-        x0, y0, x1, y1 = r.boxes[i]
-        q = self._query_of_row(row)
-        query = f", object query {q}" if q is not None else ""
-        return (f"<b>{r.class_name(int(r.labels[i]))}</b> score {r.scores[i]:.3f}{query}: box ({x0:.0f}, {y0:.0f})"
-                f" to ({x1:.0f}, {y1:.0f}), {x1 - x0:.0f} x {y1 - y0:.0f} px")
+    def hover_at(self, x: float, y: float) -> None:
+        """The mouse is over image pixel (x, y) (NaN: it left the image)."""
+        row = -1 if math.isnan(x) else self.boxes_item.box_at(x, y)
+        if row != self.session.hovered:
+            self.session.hover(row)
+            self.boxes_item.set_highlight(hovered=row)
+            set_text(self.hover_label, self.session.hover_text())
 
     @Slot(float, float)
     def _on_hover(self, x: float, y: float) -> None:
-        row = -1 if math.isnan(x) else self.boxes_item.box_at(x, y)
-        if row != self.boxes_item.hovered:
-            self.boxes_item.set_highlight(hovered=row)
-            if row >= 0:
-                self.hover_label.setText(self._describe(row))
+        self.hover_at(x, y)
 
     @Slot(int)
     def _on_table_hover(self, row: int) -> None:
+        self.session.hover(row)
         self.boxes_item.set_highlight(hovered=row)
-        if row >= 0:
-            self.hover_label.setText(self._describe(row))
+        set_text(self.hover_label, self.session.hover_text())
 
     @Slot(float, float)
     def _on_click(self, x: float, y: float) -> None:
         row = self.boxes_item.box_at(x, y)
         if row >= 0:
-            self.clicked_point = None
             self._select_row(row)
             return
-        self.clicked_point = (x, y)
+        self.session.click_background(x, y)
+        self.session.hover(-1)  # the box under the mouse before the click is not described any more
         self._select_row(-1)
-        if self.result is not None and self.result.encoder_attention is None:
-            self.hover_label.setText("This model has no dense encoder self-attention to show.")
 
     @Slot(int)
     def _select_row(self, row: int) -> None:
-        self.selected = row if 0 <= row < len(self.shown) else -1
-        if self.selected >= 0:
-            self.clicked_point = None
-            self.hover_label.setText(self._describe(self.selected))
-        self.boxes_item.set_highlight(selected=self.selected)
-        self.table.select_source_row(self.selected)
-        self._redraw_attention()
+        self.session.select(row)
+        self.boxes_item.set_highlight(selected=self.session.selected)
+        self.table.select_source_row(self.session.selected)
+        self._draw_attention()
+        q = self.session.query_of_row(self.session.selected)
+        self.selection_changed.emit(-1 if q is None else q)
 
     # ---- export ----------------------------------------------------------------------------
     def export_widget(self) -> QWidget:
-        return self.canvas
+        return self.canvas if self.stack.currentIndex() == 0 else self.stack.currentWidget()
 
     def export_png(self, path: str | Path) -> None:
         if not self.canvas.grab().save(str(path), "PNG"):

@@ -1,17 +1,19 @@
-"""Worker jobs of the Detection tab. No torch at import: it is imported inside the jobs (worker thread)."""
+"""Worker jobs of the Detection tab. No torch at import: it is imported inside the jobs (worker thread).
+
+Loaded detectors live in the app's one model cache (`models.model_cache.MODEL_CACHE`), keyed by
+(registry key, reference): a device change moves the cached detector instead of loading it again.
+"""
 from __future__ import annotations
 
-from collections import OrderedDict
+import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from models.jobs import JobContext, Progress
+from models.model_cache import MODEL_CACHE, ModelCache
 
 BUNDLED_KEY = "detection/bundled-shapes-detr"  # same as models.detection.bundled.KEY (kept torch-free here)
-_CACHE_SIZE = 2
-_loaded: "OrderedDict[tuple[str, str, str], Any]" = OrderedDict()  # touched on the worker thread only
 
 
 @dataclass(frozen=True)
@@ -36,35 +38,44 @@ def list_detectors_job(ctx: JobContext):
             for s in specs_for("detection")]
 
 
-def load_detector(key: str, ref: str, device: str, progress=None):
-    """The loaded detector for (key, ref) on device; the last two stay loaded."""
+def load_detector(key: str, ref: str, device: str, progress=None, cache: ModelCache = MODEL_CACHE):
+    """The detector for (key, ref) on device, from the shared model cache."""
+    return cached_detector(key, ref, device, progress, cache)[0]
+
+
+def cached_detector(key: str, ref: str, device: str, progress=None, cache: ModelCache = MODEL_CACHE):
+    """(detector, loaded_now): as load_detector; loaded_now is True when this call loaded it (its first
+    forward is then the warm-up)."""
     from models.registry import ModelSource, get
 
     from . import specs  # noqa: F401
 
-    cache_key = (key, ref, device)
-    if cache_key in _loaded:
-        _loaded.move_to_end(cache_key)
-        return _loaded[cache_key]
-    spec = get(key)
-    source = ModelSource(spec.default_source.kind, ref) if ref else spec.default_source
-    detector = spec.load(source, device, progress)
-    _loaded[cache_key] = detector
-    while len(_loaded) > _CACHE_SIZE:
-        _loaded.popitem(last=False)
-    return detector
+    loaded_now = []
+
+    def load(dev: str):
+        spec = get(key)
+        source = ModelSource(spec.default_source.kind, ref) if ref else spec.default_source
+        loaded_now.append(True)
+        return spec.load(source, dev, progress)
+
+    detector = cache.get(("detection", key, ref), device, load)
+    if detector.device != device:  # a Detector is not an nn.Module: the cache does not move it itself
+        detector = detector.to(device)
+    return detector, bool(loaded_now)
 
 
 def detect_job(ctx: JobContext, key: str, ref: str, image: np.ndarray):
-    """Job: load the detector if needed, run it on image; returns a DetectionResult."""
+    """Job: load the detector if needed, run it on image; returns a DetectionResult (warm_up set on the
+    first forward after a load: it includes one-off costs and is not the model's speed)."""
     import torch
 
     from .detector import check_image
 
     check_image(image)
     yield Progress(None, "Loading the detector")
-    detector = load_detector(key, ref, ctx.device)
+    detector, loaded_now = cached_detector(key, ref, ctx.device)
     ctx.check_cancelled()
     yield Progress(None, f"Detecting with {detector.title}")
     with torch.inference_mode():
-        return detector.predict(image, ctx.check_cancelled)
+        result = detector.predict(image, ctx.check_cancelled)
+    return dataclasses.replace(result, warm_up=loaded_now) if loaded_now else result

@@ -30,6 +30,7 @@ class DetectionResult:
     sampling_weights: np.ndarray | None = None  # (Q, P) float32: their attention weights
     forward_ms: float = 0.0
     postprocess_ms: float = 0.0
+    warm_up: bool = False  # the first forward after loading: forward_ms includes one-off costs
 
     @property
     def num_queries(self) -> int | None:
