@@ -42,7 +42,7 @@ CLASSIFICATION = ShapesConfig()
 DETECTION = ShapesConfig(size=96, min_objects=1, max_objects=5, min_scale=0.16, max_scale=0.42)
 
 
-def _unit_polygon(cls: int) -> np.ndarray:
+def unit_polygon(cls: int) -> np.ndarray:
     """Vertices of a shape with circumradius 1, centred at the origin. (V, 2)"""
     name = SHAPE_CLASSES[cls]
     if name == "circle":
@@ -65,7 +65,7 @@ def _unit_polygon(cls: int) -> np.ndarray:
     raise KeyError(name)
 
 
-_POLYGONS = [_unit_polygon(c) for c in range(NUM_CLASSES)]
+_POLYGONS = [unit_polygon(c) for c in range(NUM_CLASSES)]
 
 
 def _random_colour(rng: np.random.Generator, saturated: bool) -> np.ndarray:
@@ -77,7 +77,7 @@ def _random_colour(rng: np.random.Generator, saturated: bool) -> np.ndarray:
     return np.asarray(colorsys.hsv_to_rgb(h, s, v)) * 255.0
 
 
-def _background(rng: np.random.Generator, size: int, textured: bool) -> np.ndarray:
+def background_texture(rng: np.random.Generator, size: int, textured: bool) -> np.ndarray:
     """A muted background: gradient plus, when textured, stripes or a checkerboard. (H, W, 3) float32"""
     c0, c1 = _random_colour(rng, False), _random_colour(rng, False)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
@@ -114,7 +114,7 @@ def _overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
 def render_scene(rng: np.random.Generator, config: ShapesConfig = CLASSIFICATION) -> ShapesSample:
     """One image with between min_objects and max_objects shapes, fully inside the frame."""
     size = config.size
-    bg = _background(rng, size, config.textured_background)
+    bg = background_texture(rng, size, config.textured_background)
     canvas = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     count = int(rng.integers(config.min_objects, config.max_objects + 1))
