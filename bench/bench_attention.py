@@ -87,7 +87,7 @@ def attention_redraw_ms() -> dict:
     for layer in range(12):
         changes.append(lambda l=layer: tab.layer_slider.setValue(l + 1))
         changes.append(lambda l=layer: tab.select_patch((l * 17) % 196))
-        changes.append(lambda l=layer: tab._select(l, l % 12))
+        changes.append(lambda l=layer: tab.select_tile(l, l % 12))
         changes.append(lambda l=layer: tab.fusion_combo.setCurrentText(("mean", "max", "min")[l % 3]))
         changes.append(lambda l=layer: tab.mode_buttons[("cls", "rollout", "patch")[l % 3]].click())
         changes.append(lambda l=layer: tab.discard_slider.setValue((l % 4) * 0.2))

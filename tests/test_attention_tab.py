@@ -16,9 +16,38 @@ def tab(qtbot, open_tab):
     from app.tabs.attention_tab import AttentionTab
 
     page = open_tab(AttentionTab, (1300, 800))
-    page.session.set_model("vit/bundled-shapes", "random")  # the bundled architecture, random weights
-    with qtbot.waitSignal(page.session.result_ready, timeout=120_000):
+    page.vit.set_model("vit/bundled-shapes", "random")  # the bundled architecture, random weights
+    with qtbot.waitSignal(page.vit.result_ready, timeout=120_000):
         page.set_image(IMAGE)
+    return page
+
+
+def make_result(grid=(8, 8), ps=8, prefix=("CLS",), d=16, layers=3, heads=4, seed=0, classes=6):
+    """A forward result of the contract's shapes from random numbers (softmax attention rows)."""
+    from models.vit.result import ViTForwardResult
+
+    rng = np.random.default_rng(seed)
+    gh, gw = grid
+    n = len(prefix) + gh * gw
+    att = np.exp(rng.normal(size=(layers, heads, n, n)) * 2)
+    att /= att.sum(-1, keepdims=True)
+    return ViTForwardResult(
+        model_key="test/random", model_title="Random test ViT",
+        image=(rng.random((gh * ps, gw * ps, 3)) * 255).astype(np.uint8), patch_size=ps, grid=grid,
+        prefix_tokens=tuple(prefix), attentions=att.astype(np.float32),
+        hidden_states=rng.normal(size=(layers + 1, n, d)).astype(np.float32),
+        logits=rng.normal(size=classes).astype(np.float32) if classes else None,
+        class_names=tuple(SHAPE_CLASSES[:classes]) if classes else None,
+        embedding_filters=None, position_embeddings=None)
+
+
+@pytest.fixture
+def drawn(open_tab):
+    """A page drawing a made-up forward result (no model run): 8x8 patches of 8 px, 3 layers x 4 heads."""
+    from app.tabs.attention_tab import AttentionTab
+
+    page = open_tab(AttentionTab, (1300, 800))
+    page.show_result(make_result())
     return page
 
 
@@ -46,31 +75,31 @@ def test_sliders_redraw_from_the_cached_forward(tab, qtbot):
         tab.layer_slider.setValue(2)
         tab.fusion_combo.setCurrentText("max")
     assert tab.result is res
-    np.testing.assert_allclose(tab.rendered.heatmap.ravel(), fuse_heads(res.attentions[1], "max")[0, 1:])
+    np.testing.assert_allclose(tab.frame.heatmap.ravel(), fuse_heads(res.attentions[1], "max")[0, 1:])
     tab.single_head.setChecked(True)
     tab.head_slider.setValue(3)
-    np.testing.assert_allclose(tab.rendered.heatmap.ravel(), res.attentions[1, 2, 0, 1:])
+    np.testing.assert_allclose(tab.frame.heatmap.ravel(), res.attentions[1, 2, 0, 1:])
 
 
 def test_click_a_patch_shows_what_it_attends_to_and_reverse(tab, qtbot):
     res = tab.result
     # patch (row 2, col 5) of the 8x8 grid of 8 px patches: its centre is at x = 44, y = 20
     _click(qtbot, tab.image_view, tab.image_view.view, 44, 20)
-    assert tab.view.mode == "patch" and tab.view.patch == 2 * 8 + 5
+    assert tab.session.view.mode == "patch" and tab.session.view.patch == 2 * 8 + 5
     a = fuse_heads(res.attentions[-1], "mean")
-    np.testing.assert_allclose(tab.rendered.heatmap.ravel(), a[1 + 21, 1:], atol=1e-6)
-    assert tab.patch_frame.isVisible()
+    np.testing.assert_allclose(tab.frame.heatmap.ravel(), a[1 + 21, 1:], atol=1e-6)
+    assert tab.image_view.outline_item.isVisible()
     tab.reverse_check.setChecked(True)
-    np.testing.assert_allclose(tab.rendered.heatmap.ravel(), a[1:, 1 + 21], atol=1e-6)
+    np.testing.assert_allclose(tab.frame.heatmap.ravel(), a[1:, 1 + 21], atol=1e-6)
 
 
 def test_overview_click_selects_layer_and_head(tab, qtbot):
     res = tab.result
     # 4 layers x 4 heads of 8x8 tiles with 1 px gaps: tile (layer 3, head 2) starts at x = 9, y = 18
     _click(qtbot, tab.overview_view, tab.overview_view.plot.vb, 9 + 4, 18 + 4)
-    assert (tab.view.layer, tab.view.head) == (2, 1)
+    assert (tab.session.view.layer, tab.session.view.head) == (2, 1)
     assert tab.layer_slider.value() == 3 and tab.head_slider.value() == 2
-    np.testing.assert_allclose(tab.rendered.heatmap.ravel(), res.attentions[2, 1, 0, 1:])
+    np.testing.assert_allclose(tab.frame.heatmap.ravel(), res.attentions[2, 1, 0, 1:])
 
 
 def test_export_raw_attention(tab, tmp_path):
@@ -89,7 +118,97 @@ def test_same_image_twice_runs_no_new_forward(tab, qtbot):
 def test_a_bad_model_gives_a_message_and_keeps_the_view(tab, qtbot, tmp_path):
     before = tab.result
     with qtbot.waitSignal(tab.ctx.error, timeout=60_000) as blocker:
-        tab.session.set_model("vit/huggingface", "huggingface", str(tmp_path / "missing"))
+        tab.vit.set_model("vit/huggingface", "huggingface", str(tmp_path / "missing"))
     assert "missing" in blocker.args[0]
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=10_000)
     assert tab.result is before and tab.image_view.overlay_item.isVisible()
+
+
+def _move(qtbot, graphics_view, view_box, x, y):
+    """A real mouse move to data coordinates (x, y) of a pyqtgraph view box."""
+    pos = graphics_view.mapFromScene(view_box.mapViewToScene(QPointF(x, y)))
+    qtbot.mouseMove(graphics_view.viewport(), QPoint(pos.x(), pos.y()))
+
+
+def _key(qtbot, slider, key):
+    """A real key press on the focused slider (FloatSlider hands its focus to its QSlider)."""
+    slider.setFocus()
+    qtbot.waitUntil(lambda: slider.slider.hasFocus(), timeout=2000)
+    qtbot.keyClick(slider.slider, key)
+
+
+def test_decimal_sliders_step_with_arrow_keys_and_page_keys(drawn, qtbot):
+    drawn.mode_buttons["rollout"].click()
+    _key(qtbot, drawn.discard_slider, Qt.Key.Key_Right)
+    assert drawn.session.view.discard_ratio == pytest.approx(0.01)
+    _key(qtbot, drawn.discard_slider, Qt.Key.Key_PageUp)
+    assert drawn.session.view.discard_ratio == pytest.approx(0.11)
+    assert "discard ratio 0.11" in drawn.caption.text()
+    _key(qtbot, drawn.opacity_slider, Qt.Key.Key_PageDown)
+    assert drawn.opacity_slider.value() == pytest.approx(0.5)
+    assert drawn.image_view.overlay_item.opacity() == pytest.approx(0.5)
+    _key(qtbot, drawn.opacity_slider, Qt.Key.Key_Left)
+    assert drawn.image_view.overlay_item.opacity() == pytest.approx(0.49)
+
+
+def test_follow_the_mouse_keeps_a_clicked_patch_pinned(drawn, qtbot):
+    view, vb = drawn.image_view, drawn.image_view.view
+    assert drawn.hover_check.isChecked()
+    drawn.mode_buttons["patch"].click()
+    _move(qtbot, view, vb, 4, 4)  # patch (0, 0) of the 8x8 grid of 8 px patches
+    qtbot.waitUntil(lambda: drawn.session.view.patch == 0, timeout=2000)
+    _click(qtbot, view, vb, 44, 20)  # patch (2, 5): pinned
+    assert drawn.session.view.patch == 21 and drawn.session.pinned and "pinned" in drawn.caption.text()
+    _move(qtbot, view, vb, 60, 60)  # patch (7, 7)
+    _move(qtbot, view, vb, 12, 52)  # patch (6, 1)
+    qtbot.wait(50)
+    assert drawn.session.view.patch == 21  # the click is not lost on the next mouse move
+    _click(qtbot, view, vb, 44, 20)  # the pinned patch again: follow the mouse again
+    assert not drawn.session.pinned
+    _move(qtbot, view, vb, 60, 4)  # patch (0, 7)
+    qtbot.waitUntil(lambda: drawn.session.view.patch == 7, timeout=2000)
+
+
+def test_loading_placeholder_until_the_first_result(qtbot, open_tab):
+    from app.tabs.attention_tab import AttentionTab
+
+    page = open_tab(AttentionTab, (1300, 800))
+    assert not page.maps.showing_content() and "Loading the model" in page.maps.message.text()
+    assert page.maps.message.isVisible() and not page.image_view.isVisible() and not page.overview_view.isVisible()
+    page.show_result(make_result())  # what the shared ViT session delivers
+    assert page.maps.showing_content() and page.image_view.isVisible() and page.overview_view.isVisible()
+
+
+def test_picture_keeps_its_place_when_the_texts_change(drawn, qtbot):
+    geometry = drawn.image_view.geometry()
+    box = drawn.image_view.view.sceneBoundingRect()
+    texts = set()
+    for action in (lambda: drawn.mode_buttons["cls"].click(), lambda: drawn.mode_buttons["patch"].click(),
+                   lambda: _click(qtbot, drawn.image_view, drawn.image_view.view, 44, 20),
+                   lambda: drawn.reverse_check.setChecked(True), lambda: drawn.mode_buttons["rollout"].click()):
+        action()
+        qtbot.wait(20)  # the layouts run
+        texts.add((drawn.explanation.text(), drawn.share_label.text(), drawn.caption.text()))
+        assert drawn.image_view.geometry() == geometry
+        assert drawn.image_view.view.sceneBoundingRect() == box
+    assert len({t[0] for t in texts}) >= 3 and "" in {t[1] for t in texts}  # the texts did change
+
+
+def test_image_view_does_not_move_when_the_colour_bar_first_appears(qtbot):
+    from widgets.image_view import ImageView
+
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(500, 420)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_image(IMAGE)
+    qtbot.wait(20)
+    before = view.view.sceneBoundingRect()
+    assert not view.colorbar.isVisible()
+    view.set_overlay(np.random.default_rng(0).random((8, 10)))
+    qtbot.wait(20)
+    assert view.colorbar.isVisible() and view.view.sceneBoundingRect() == before
+    view.set_overlay(np.random.default_rng(0).random((8, 10)) * 12345.0)  # longer tick labels
+    qtbot.wait(20)
+    assert view.view.sceneBoundingRect() == before

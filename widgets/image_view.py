@@ -9,9 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import QGraphicsRectItem
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
+COLORBAR_AXIS_WIDTH = 44
+OUTLINE_COLOURS = {False: "#4fc3f7", True: "#ffd54f"}  # a followed / a pinned patch
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "turbo", "CET-L17")
 
 
@@ -54,8 +57,17 @@ class ImageView(pg.GraphicsLayoutWidget):
             self.colorbar = pg.ColorBarItem(colorMap=pg.colormap.get(self._colormap), interactive=False,
                                             width=14)
             self.colorbar.setImageItem(self.overlay_item)
+            self.colorbar.axis.setWidth(COLORBAR_AXIS_WIDTH)  # tick labels of any length: same width
             self.addItem(self.colorbar, row=0, col=1)
+            # the colour bar's column keeps its width while the bar is hidden: the image does not jump
+            # sideways (and, aspect locked, up or down) when the first overlay shows the bar
+            width = self.colorbar.effectiveSizeHint(Qt.SizeHint.PreferredSize).width()
+            self.ci.layout.setColumnFixedWidth(1, width)
             self.colorbar.setVisible(False)
+        self.outline_item = QGraphicsRectItem()
+        self.outline_item.setZValue(30)
+        self.outline_item.setVisible(False)
+        self.view.addItem(self.outline_item)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -130,6 +142,17 @@ class ImageView(pg.GraphicsLayoutWidget):
             ys += [y, y]
         self.grid_item.setData(np.asarray(xs, float), np.asarray(ys, float))
         self.grid_item.setVisible(True)
+
+    def set_outline(self, rect: tuple[float, float, float, float] | None, pinned: bool = False) -> None:
+        """Outline (x, y, w, h) in image pixels (a patch), blue, or amber when `pinned`; None hides it."""
+        if rect is None:
+            self.outline_item.setVisible(False)
+            return
+        if self.outline_item.data(0) != pinned:
+            self.outline_item.setData(0, pinned)
+            self.outline_item.setPen(pg.mkPen(OUTLINE_COLOURS[pinned], width=3 if pinned else 2, cosmetic=True))
+        self.outline_item.setRect(QRectF(*rect))
+        self.outline_item.setVisible(True)
 
     def add_item(self, item) -> None:
         self.view.addItem(item)

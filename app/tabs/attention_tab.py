@@ -1,97 +1,123 @@
 """The Attention tab: where a Vision Transformer looks, layer by layer and head by head.
 
-One captured forward per image and model (app.vit_session, shared with the Patch embeddings tab); every
-control redraws from that cached result (models.vit.views) without running the model again.
+A thin page: it builds the widgets, forwards every user action to ``AttentionSession`` (app/attention_session.py,
+no Qt) and draws the frame it returns. One captured forward per image and model comes from the ViT session
+shared with the Patch embeddings tab (app/vit_session.py); the model picker is ``widgets.model_picker``.
+
+Sub-views: ``views`` lists them ("maps" first). Another view joins with ``add_view(name, title, widget,
+controls=None)``: a tab bar above the content switches views (hidden while there is only one), the model
+picker stays on the right, and ``controls`` (if any) replaces the maps' View/Overlay boxes under it.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QRadioButton, QScrollArea, QSpinBox, QVBoxLayout,
+                               QLabel, QPushButton, QRadioButton, QScrollArea, QStackedWidget, QTabBar, QVBoxLayout,
                                QWidget)
-from superqt import QLabeledDoubleSlider, QLabeledSlider
+from superqt import QLabeledSlider
 
-from models.vit.patch_blas import single_blas_thread
-from models.vit.result import ViTForwardResult
-from models.vit.views import MODE_TITLES, MODES, HEADS_TEXT, AttentionView, AttentionViews, RenderedView
+from models.vit.views import HEADS_TEXT, MODE_TITLES, MODES
 from widgets.attention_mosaic import AttentionMosaic
-from widgets.attention_topk import TopKBars, top_k
+from widgets.attention_topk import TopKBars
+from widgets.float_slider import FloatSlider
 from widgets.image_view import COLORMAPS, ImageView
+from widgets.model_picker import ModelPicker
+from widgets.placeholder import Placeholder
+from widgets.status_line import ReservedLabel, StatusLine
 
-from ..vit_session import DEFAULT_MODEL, shared_session
+from ..attention_session import MODE_BUTTON_TEXT, AttentionSession, Controls, MapsFrame, precompute_maps
+from ..vit_picker import PickerLink
+from ..vit_session import shared_session
 from .base import TabPage
 
-def list_vit_specs(ctx):
-    """Job: the registered ViT specs (imported on the worker thread, where torch is loaded)."""
-    from models.registry import specs_for
-    from models.vit import specs  # noqa: F401  (registers the ViT models)
-
-    return tuple(specs_for("vit"))
-
-
-def precompute_views(ctx, views: AttentionViews) -> None:
-    """Job (plain function, numpy reductions only, no BLAS): fill the views' caches in the worker thread."""
-    views.precompute()
-
-
-SOURCE_TEXT = {
-    "bundled": "Bundled weights (offline)",
-    "torchvision": "Pretrained (torch hub cache or download)",
-    "huggingface": "Hugging Face id or local folder",
-    "timm": "timm pretrained (cache or download)",
-    "checkpoint": "Checkpoint file (.safetensors / .pt)",
-    "random": "Random weights",
-}
-REF_HINT = {
-    "huggingface": "e.g. google/vit-base-patch16-224, facebook/deit-small-distilled-patch16-224, facebook/dinov2-small",
-    "timm": "a timm model name, e.g. vit_small_patch16_224",
-    "checkpoint": "path to a .safetensors or .pt state dict",
-    "random": "a timm model name, e.g. vit_tiny_patch16_224",
-}
+LOADING = "Loading the model..."
 
 
 class AttentionTab(TabPage):
     key = "attention"
     title = "Attention"
+    views = ("maps",)
 
     def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
-        self.session = shared_session(ctx)
-        self.result: ViTForwardResult | None = None
-        self.views: AttentionViews | None = None
-        self.rendered: RenderedView | None = None
-        self.view = AttentionView()
-        self._specs_loaded = False
-        self._specs: dict = {}
+        self.vit = shared_session(ctx)  # the forward, shared with the Patch embeddings tab
+        self.session = AttentionSession()  # what this tab shows
+        self.frame: MapsFrame | None = None
+        self.views = ()
+        self._titles: dict[str, str] = {}
         self._build()
-        self.session.result_ready.connect(self.show_result)
-        self.session.busy_changed.connect(self._on_busy)
-        self.session.model_changed.connect(self._on_model_changed)
-        self._fill_models()
-        if self.session.result is not None:
-            self.show_result(self.session.result)
+        self.vit.result_ready.connect(self.show_result)
+        self.vit.busy_changed.connect(self._on_busy)
+        self.vit.failed.connect(self._on_failed)
+        if self.vit.result is not None:
+            self.show_result(self.vit.result)
+
+    @property
+    def result(self):
+        return self.session.result
+
+    # ------------------------------------------------------------------ sub-views
+    def add_view(self, name: str, title: str, widget: QWidget, controls: QWidget | None = None) -> None:
+        """Add a sub-view: `widget` fills the content area, `controls` (optional) the panel under the model picker."""
+        if name in self.views:
+            raise ValueError(f"the Attention tab already has a view {name!r}")
+        self.views = (*self.views, name)
+        self._titles[name] = title
+        self.view_stack.addWidget(widget)
+        self.controls_stack.addWidget(controls if controls is not None else QWidget())
+        self.view_bar.addTab(title)
+        self.view_bar.setVisible(len(self.views) > 1)
+
+    def show_view(self, view: str) -> None:
+        super().show_view(view)
+        self.view_bar.setCurrentIndex(self.views.index(view))
+
+    def current_view(self) -> str:
+        return self.views[self.view_stack.currentIndex()]
+
+    @Slot(int)
+    def _on_view_bar(self, index: int) -> None:
+        self.view_stack.setCurrentIndex(index)
+        self.controls_stack.setCurrentIndex(index)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        # the picture: caption, image with grid and heatmap, explanation
-        self.caption = QLabel("Drop an image to see where the ViT looks.")
+        self.view_bar = QTabBar()
+        self.view_bar.setVisible(False)
+        self.view_stack = QStackedWidget()
+        self.controls_stack = QStackedWidget()
+        self.model_picker = ModelPicker()
+        self.picker_link = PickerLink(self.ctx, self.vit, self.model_picker)
+        side = QWidget()
+        column = QVBoxLayout(side)
+        column.addWidget(self.model_picker)
+        column.addWidget(self.controls_stack)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(330)
+        scroll.setMaximumWidth(400)
+        body = QHBoxLayout()
+        body.addWidget(self.view_stack, 1)
+        body.addWidget(scroll, 0)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view_bar)
+        layout.addLayout(body, 1)
+        self.view_bar.currentChanged.connect(self._on_view_bar)
+        self.maps = Placeholder(self._maps_content(), LOADING)
+        self.add_view("maps", "Attention maps", self.maps, self._maps_controls())
+
+    def _maps_content(self) -> QWidget:
+        # the picture: caption, image with grid and heatmap, explanation (texts keep their height)
+        self.caption = ReservedLabel("", min_lines=2)
         self.caption.setStyleSheet("font-weight: bold;")
-        self.caption.setWordWrap(True)
         self.image_view = ImageView()
         self.image_view.setMinimumSize(360, 320)
-        self.patch_frame = pg.QtWidgets.QGraphicsRectItem()
-        self.patch_frame.setPen(pg.mkPen("#4fc3f7", width=2, cosmetic=True))
-        self.patch_frame.setZValue(30)
-        self.patch_frame.setVisible(False)
-        self.image_view.add_item(self.patch_frame)
-        self.explanation = QLabel("")
-        self.explanation.setWordWrap(True)
-        self.share_label = QLabel("")
-        self.share_label.setWordWrap(True)
+        self.share_label = StatusLine("", lines=2)
+        self.explanation = ReservedLabel("", min_lines=3)
+        self.explanation.reserve(self.session.explanation_texts())
         self.picture = QWidget()
         pic = QVBoxLayout(self.picture)
         pic.setContentsMargins(0, 0, 0, 0)
@@ -99,8 +125,8 @@ class AttentionTab(TabPage):
         pic.addWidget(self.image_view, 1)
         pic.addWidget(self.share_label)
         pic.addWidget(self.explanation)
-
         # heads of the layer and the layer x head overview
+        self.topk = TopKBars()
         self.heads_label = QLabel("<b>Heads of layer</b>")
         self.heads_view = AttentionMosaic("", "head")
         self.heads_view.setMinimumHeight(90)
@@ -112,66 +138,28 @@ class AttentionTab(TabPage):
         multiples = QWidget()
         mul = QVBoxLayout(multiples)
         mul.setContentsMargins(0, 0, 0, 0)
-        self.topk = TopKBars()
-        mul.addWidget(self.topk)
-        mul.addWidget(self.heads_label)
-        mul.addWidget(self.heads_view)
-        mul.addWidget(self.overview_label)
+        for w in (self.topk, self.heads_label, self.heads_view, self.overview_label):
+            mul.addWidget(w)
         mul.addWidget(self.overview_view, 1)
         mul.addWidget(self.heads_text)
-
-        controls = QWidget()
-        side = QVBoxLayout(controls)
-        side.addWidget(self._model_box())
-        side.addWidget(self._view_box())
-        side.addWidget(self._overlay_box())
-        side.addWidget(self._export_box())
-        side.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(330)
-        scroll.setMaximumWidth(400)
-
-        layout = QHBoxLayout(self)
-        layout.addWidget(self.picture, 5)
-        layout.addWidget(multiples, 4)
-        layout.addWidget(scroll, 0)
-
+        content = QWidget()
+        row = QHBoxLayout(content)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.picture, 5)
+        row.addWidget(multiples, 4)
         self.image_view.clicked.connect(self._on_image_clicked)
         self.image_view.hovered.connect(self._on_image_hovered)
-        self.heads_view.cell_clicked.connect(lambda _r, c: self._select(self.view_layer(), c))
-        self.overview_view.cell_clicked.connect(self._select)
+        self.heads_view.cell_clicked.connect(self._on_head_tile)
+        self.overview_view.cell_clicked.connect(self.select_tile)
+        return content
 
-    def _model_box(self) -> QGroupBox:
-        box = QGroupBox("Model")
-        form = QFormLayout(box)
-        self.model_combo = QComboBox()
-        self.model_combo.addItem("Bundled shapes ViT (offline)", DEFAULT_MODEL)
-        self.source_combo = QComboBox()
-        self.ref_edit = QLineEdit()
-        self.browse_button = QPushButton("Browse...")
-        ref_row = QHBoxLayout()
-        ref_row.addWidget(self.ref_edit, 1)
-        ref_row.addWidget(self.browse_button)
-        self.size_spin = QSpinBox()
-        self.size_spin.setRange(0, 1024)
-        self.size_spin.setSingleStep(16)
-        self.size_spin.setSpecialValueText("model's own")
-        self.size_spin.setToolTip("Square input side in pixels; other sizes interpolate the position embeddings")
-        self.load_button = QPushButton("Run this model")
-        self.model_status = QLabel("")
-        self.model_status.setWordWrap(True)
-        form.addRow(self.model_combo)
-        form.addRow("Weights", self.source_combo)
-        form.addRow("Id / path", ref_row)
-        form.addRow("Input size", self.size_spin)
-        form.addRow(self.load_button)
-        form.addRow(self.model_status)
-        self.model_combo.currentIndexChanged.connect(self._on_model_picked)
-        self.source_combo.currentIndexChanged.connect(self._update_ref_row)
-        self.browse_button.clicked.connect(self._browse)
-        self.load_button.clicked.connect(self._apply_model)
+    def _maps_controls(self) -> QWidget:
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self._view_box())
+        column.addWidget(self._overlay_box())
+        column.addWidget(self._export_box())
         return box
 
     def _view_box(self) -> QGroupBox:
@@ -181,12 +169,12 @@ class AttentionTab(TabPage):
         self.mode_group = QButtonGroup(self)
         self.mode_buttons: dict[str, QRadioButton] = {}
         for i, mode in enumerate(MODES):
-            button = QRadioButton({"cls": "CLS", "rollout": "Rollout", "patch": "Patch"}[mode])
+            button = QRadioButton(MODE_BUTTON_TEXT[mode])
             button.setToolTip(MODE_TITLES[mode])
             self.mode_group.addButton(button, i)
             self.mode_buttons[mode] = button
             mode_row.addWidget(button)
-        self.mode_buttons[self.view.mode].setChecked(True)
+        self.mode_buttons[self.session.view.mode].setChecked(True)
         self.layer_slider = QLabeledSlider(Qt.Orientation.Horizontal)
         self.layer_slider.setRange(1, 1)
         self.single_head = QCheckBox("One head")
@@ -199,14 +187,16 @@ class AttentionTab(TabPage):
         self.fusion_combo = QComboBox()
         self.fusion_combo.addItems(["mean", "max", "min"])
         self.fusion_combo.setToolTip("How the heads are combined when no single head is chosen (and in rollout)")
-        self.discard_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.discard_slider = FloatSlider(Qt.Orientation.Horizontal)
         self.discard_slider.setRange(0.0, 0.99)
-        self.discard_slider.setValue(0.0)
         self.discard_slider.setDecimals(2)
+        self.discard_slider.setSingleStep(0.01)
+        self.discard_slider.setPageStep(0.1)
+        self.discard_slider.setValue(0.0)
         self.discard_slider.setToolTip("Rollout: share of the weakest attention links dropped in every layer")
         self.reverse_check = QCheckBox("Reverse: who attends to the patch")
-        self.hover_check = QCheckBox("Follow the mouse (hover)")
-        self.hover_check.setChecked(True)
+        self.hover_check = QCheckBox("Follow the mouse (hover; a click pins a patch)")
+        self.hover_check.setChecked(self.session.follow_mouse)
         form.addRow(mode_row)
         form.addRow("Layer", self.layer_slider)
         form.addRow("Head", head_row)
@@ -214,13 +204,15 @@ class AttentionTab(TabPage):
         form.addRow("Discard ratio", self.discard_slider)
         form.addRow(self.reverse_check)
         form.addRow(self.hover_check)
-        self.mode_group.idClicked.connect(lambda i: self._update(mode=MODES[i]))
-        self.layer_slider.valueChanged.connect(lambda v: self._update(layer=v - 1))
+        s = self.session
+        self.mode_group.idClicked.connect(lambda i: self._draw(s.set_mode(MODES[i])))
+        self.layer_slider.valueChanged.connect(lambda v: self._draw(s.set_layer(v)))
         self.single_head.toggled.connect(self._on_single_head)
-        self.head_slider.valueChanged.connect(lambda v: self._update(head=v - 1) if self.single_head.isChecked() else None)
-        self.fusion_combo.currentTextChanged.connect(lambda t: self._update(fusion=t))
-        self.discard_slider.valueChanged.connect(lambda v: self._update(discard_ratio=float(v)))
-        self.reverse_check.toggled.connect(lambda on: self._update(reverse=on))
+        self.head_slider.valueChanged.connect(lambda v: self._draw(s.set_head(v)))
+        self.fusion_combo.currentTextChanged.connect(lambda t: self._draw(s.change(fusion=t)))
+        self.discard_slider.valueChanged.connect(lambda v: self._draw(s.change(discard_ratio=float(v))))
+        self.reverse_check.toggled.connect(lambda on: self._draw(s.change(reverse=on)))
+        self.hover_check.toggled.connect(self._on_follow_mouse)
         return box
 
     def _overlay_box(self) -> QGroupBox:
@@ -228,21 +220,23 @@ class AttentionTab(TabPage):
         form = QFormLayout(box)
         self.cmap_combo = QComboBox()
         self.cmap_combo.addItems(COLORMAPS)
-        self.opacity_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider = FloatSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0.0, 1.0)
-        self.opacity_slider.setValue(0.6)
         self.opacity_slider.setDecimals(2)
+        self.opacity_slider.setSingleStep(0.01)
+        self.opacity_slider.setPageStep(0.1)
+        self.opacity_slider.setValue(0.6)
         self.smooth_check = QCheckBox("Smooth (bilinear) instead of blocky")
         self.grid_check = QCheckBox("Patch grid")
-        self.grid_check.setChecked(True)
+        self.grid_check.setChecked(self.session.show_grid)
         form.addRow("Colormap", self.cmap_combo)
         form.addRow("Opacity", self.opacity_slider)
         form.addRow(self.smooth_check)
         form.addRow(self.grid_check)
         self.cmap_combo.currentTextChanged.connect(self._on_colormap)
-        self.opacity_slider.valueChanged.connect(lambda v: self.image_view.set_opacity(float(v)))
-        self.smooth_check.toggled.connect(lambda _on: self.redraw())
-        self.grid_check.toggled.connect(lambda _on: self._draw_grid())
+        self.opacity_slider.valueChanged.connect(self.image_view.set_opacity)
+        self.smooth_check.toggled.connect(lambda on: self._draw(self.session.set_smooth(on)))
+        self.grid_check.toggled.connect(self._on_grid)
         return box
 
     def _export_box(self) -> QWidget:
@@ -262,271 +256,132 @@ class AttentionTab(TabPage):
     # ------------------------------------------------------------------ TabPage API
     def set_image(self, image: np.ndarray) -> None:
         super().set_image(image)
-        self.session.request(image)
+        self.vit.request(image)
 
     def is_busy(self) -> bool:
-        return self.session.is_busy()
+        return self.vit.is_busy()
 
     def export_widget(self) -> QWidget:
-        return self.picture
+        return self.picture if self.current_view() == "maps" else self.view_stack.currentWidget()
 
     def on_device_changed(self, device: str) -> None:
-        if self.session.result is not None:
-            self.session.rerun()
+        if self.vit.result is not None:
+            self.vit.rerun()
 
     def shutdown(self) -> None:
         self.ctx.worker.cancel("vit")
 
-    # ------------------------------------------------------------------ model picker
-    def _fill_models(self) -> None:
-        """Ask the worker thread for the registered ViTs (importing them there: torch lives on that thread)."""
-        if not self._specs_loaded:
-            self.ctx.worker.submit(list_vit_specs, channel="vit-specs", title="Listing ViT models",
-                                   on_result=self._on_specs)
-
-    def _on_specs(self, specs) -> None:
-        self._specs = {spec.key: spec for spec in specs}
-        self._specs_loaded = True
-        current = self.session.choice.key
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        for spec in specs:
-            self.model_combo.addItem(spec.title, spec.key)
-            self.model_combo.setItemData(self.model_combo.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
-        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(current)))
-        self.model_combo.blockSignals(False)
-        self._on_model_picked()
-        self._sync_picker()
-
-    def _spec(self):
-        return self._specs[self.model_combo.currentData()]
-
-    def _on_model_picked(self, *_args) -> None:
-        if not self._specs_loaded:
-            return
-        spec = self._spec()
-        self.source_combo.blockSignals(True)
-        self.source_combo.clear()
-        for kind in spec.sources:
-            self.source_combo.addItem(SOURCE_TEXT.get(kind.value, kind.value), kind.value)
-        self.source_combo.setCurrentIndex(max(0, self.source_combo.findData(spec.default_source.kind.value)))
-        self.source_combo.blockSignals(False)
-        self.ref_edit.setText(spec.default_source.ref)
-        self._update_ref_row()
-
-    def _needs_ref(self) -> bool:
-        kind = self.source_combo.currentData()
-        if kind in ("huggingface", "timm", "checkpoint"):
-            return True
-        return bool(self._specs_loaded and self._spec().capabilities.get("needs_ref"))
-
-    def _update_ref_row(self, *_args) -> None:
-        needs = self._needs_ref()
-        kind = self.source_combo.currentData()
-        self.ref_edit.setEnabled(needs)
-        self.ref_edit.setPlaceholderText(REF_HINT.get(kind, ""))
-        self.browse_button.setEnabled(kind in ("checkpoint", "huggingface"))
-        if kind == "checkpoint" and self.ref_edit.text() and not self.ref_edit.text().endswith((".pt", ".pth", ".safetensors", ".bin")):
-            self.ref_edit.clear()
-
-    def _browse(self) -> None:
-        if self.source_combo.currentData() == "huggingface":
-            path = QFileDialog.getExistingDirectory(self, "A Hugging Face model folder (config.json + weights)")
-        else:
-            path, _ = QFileDialog.getOpenFileName(self, "A weights file", "",
-                                                  "Weights (*.safetensors *.pt *.pth *.bin);;All files (*)")
-        if path:
-            self.ref_edit.setText(path)
-
-    def _apply_model(self) -> None:
-        if not self._specs_loaded:
-            return
-        kind = self.source_combo.currentData()
-        ref = self.ref_edit.text().strip() if self._needs_ref() else ""
-        if self._needs_ref() and not ref:
-            self.ctx.show_error("This source needs an id, a model name or a file: fill in 'Id / path'.")
-            return
-        size = self.size_spin.value() or None
-        self.session.set_model(self.model_combo.currentData(), kind, ref, size)
-        if self.image is not None:
-            self.session.request(self.image)
-
-    @Slot(str)
-    def _on_model_changed(self, label: str) -> None:
-        self.model_status.setText(f"Chosen: {label}")
-        self._sync_picker()
-
-    def _sync_picker(self) -> None:
-        """Show the session's model in the picker (it may be chosen elsewhere, e.g. by the Patches tab)."""
-        if not self._specs_loaded:
-            return
-        choice = self.session.choice
-        for combo, value in ((self.model_combo, choice.key), (self.source_combo, None)):
-            if value is not None and combo.findData(value) >= 0 and combo.currentData() != value:
-                combo.setCurrentIndex(combo.findData(value))  # refills the sources
-        if choice.source_kind and self.source_combo.findData(choice.source_kind) >= 0:
-            self.source_combo.setCurrentIndex(self.source_combo.findData(choice.source_kind))
-        if choice.ref:
-            self.ref_edit.setText(choice.ref)
-        self.size_spin.setValue(choice.input_size or 0)
-
+    # ------------------------------------------------------------------ the shared forward
     @Slot(bool)
     def _on_busy(self, busy: bool) -> None:
-        self.load_button.setEnabled(not busy)
-        if busy:
-            self.model_status.setText("Running the model...")
-        elif self.result is not None:
-            self.model_status.setText(self._describe(self.result))
+        if busy and self.session.result is None:
+            self.maps.show_message(LOADING)
 
-    @staticmethod
-    def _describe(res: ViTForwardResult) -> str:
-        gh, gw = res.grid
-        h, w = res.image.shape[:2]
-        prefix = ", ".join(res.prefix_tokens) if res.prefix_tokens else "none"
-        return (f"{res.model_title}: {w}x{h} px input, {gh}x{gw} patches of {res.patch_size} px, "
-                f"{res.num_layers} layers x {res.num_heads} heads, extra tokens: {prefix}")
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        if self.session.result is None:
+            self.maps.show_message(f"The model could not run: {message}\nChoose another model on the right.")
 
-    # ------------------------------------------------------------------ a new result
     @Slot(object)
-    def show_result(self, result: ViTForwardResult) -> None:
-        """A new forward (new image or model): set ranges, then redraw from it."""
-        same_shape = self.result is not None and (self.result.num_layers, self.result.num_heads, self.result.grid) == (
-            result.num_layers, result.num_heads, result.grid)
-        self.result = result
-        self.views = AttentionViews(result)
-        for slider, top in ((self.layer_slider, result.num_layers), (self.head_slider, result.num_heads)):
+    def show_result(self, result) -> None:
+        """A new forward (new image or model): set the controls' ranges, then draw it."""
+        frame = self.session.set_result(result)
+        for slider, top in ((self.layer_slider, frame.num_layers), (self.head_slider, frame.num_heads)):
             slider.blockSignals(True)
             slider.setRange(1, top)
-            if not same_shape:
-                slider.setValue(top if slider is self.layer_slider else 1)
             slider.blockSignals(False)
-        if not same_shape:
-            gh, gw = result.grid
-            self.view = AttentionView(mode=self.view.mode, layer=result.num_layers - 1,
-                                      head=(0 if self.single_head.isChecked() else None), fusion=self.view.fusion,
-                                      discard_ratio=self.view.discard_ratio,
-                                      patch=(gh // 2) * gw + gw // 2, reverse=self.view.reverse)
-        self.mode_buttons["cls"].setText("CLS" if result.has_cls else "Received")
-        self.image_view.set_image(result.image)
-        self._draw_grid()
-        if result.logits is not None:
-            self.topk.set_predictions(top_k(result.logits, result.class_names, 5))
-        else:
-            self.topk.set_predictions(None, "This model has no classifier (e.g. DINOv2): no class scores.")
-        self.model_status.setText(self._describe(result))
-        self.redraw()
+        self._sync_controls(frame.controls)
+        self.mode_buttons["cls"].setText(frame.cls_button_text)
+        self.image_view.set_image(frame.image)
+        self.image_view.set_grid(frame.grid)
+        self.topk.set_predictions(list(frame.predictions or []), frame.predictions_note)
+        self._draw(self.session.render())
+        self.maps.show_content()
         # fuse the heads every other way off the GUI thread, so changing the fusion later is instant
-        self.ctx.worker.submit(precompute_views, self.views, channel="attention-views",
+        self.ctx.worker.submit(precompute_maps, self.session.maps, channel="attention-views",
                                title="Preparing attention views")
 
     # ------------------------------------------------------------------ interaction
-    def view_layer(self) -> int:
-        return self.views.layer_index(self.view.layer) if self.views else 0
-
-    def _update(self, **changes) -> None:
-        self.view = AttentionView(**{**self.view.__dict__, **changes})
-        self.redraw()
-
     @Slot(bool)
     def _on_single_head(self, on: bool) -> None:
         self.head_slider.setEnabled(on)
-        self._update(head=self.head_slider.value() - 1 if on else None)
+        self._draw(self.session.set_single_head(on))
 
-    def _select(self, layer: int, head: int) -> None:
-        """A tile was clicked: show that layer and head."""
-        if self.result is None:
-            return
-        for w, v in ((self.layer_slider, layer + 1), (self.head_slider, head + 1)):
-            w.blockSignals(True)
-            w.setValue(v)
-            w.blockSignals(False)
-        self.single_head.blockSignals(True)
-        self.single_head.setChecked(True)
-        self.single_head.blockSignals(False)
-        self.head_slider.setEnabled(True)
-        mode = "cls" if self.view.mode == "rollout" else self.view.mode
-        self.mode_buttons[mode].setChecked(True)
-        self._update(layer=layer, head=head, mode=mode)
+    @Slot(bool)
+    def _on_follow_mouse(self, on: bool) -> None:
+        self.session.set_follow_mouse(on)
+        self._draw(self.session.render())
 
-    def _patch_at(self, x: float, y: float) -> int | None:
-        if self.result is None or math.isnan(x):
-            return None
-        gh, gw = self.result.grid
-        h, w = self.result.image.shape[:2]
-        r, c = int(y * gh / h), int(x * gw / w)
-        return r * gw + c if 0 <= r < gh and 0 <= c < gw else None
+    @Slot(int, int)
+    def select_tile(self, layer: int, head: int) -> None:
+        """An overview tile was clicked: show that layer and head (0-based)."""
+        self._draw(self.session.select_tile(layer, head))
+
+    @Slot(int, int)
+    def _on_head_tile(self, _row: int, head: int) -> None:
+        self._draw(self.session.select_tile(self.session.controls().layer - 1, head))
 
     def select_patch(self, patch: int) -> None:
-        self.mode_buttons["patch"].setChecked(True)
-        self._update(mode="patch", patch=patch)
+        self._draw(self.session.select_patch(patch))
 
     @Slot(float, float)
     def _on_image_clicked(self, x: float, y: float) -> None:
-        patch = self._patch_at(x, y)
-        if patch is not None:
-            self.select_patch(patch)
+        self._draw(self.session.click(x, y))
 
     @Slot(float, float)
     def _on_image_hovered(self, x: float, y: float) -> None:
-        if self.view.mode != "patch" or not self.hover_check.isChecked():
-            return
-        patch = self._patch_at(x, y)
-        if patch is not None and patch != self.view.patch:
-            self._update(patch=patch)
+        self._draw(self.session.hover(x, y))
 
+    @Slot(str)
     def _on_colormap(self, name: str) -> None:
-        self.image_view.set_colormap(name)
-        self.heads_view.set_colormap(name)
-        self.overview_view.set_colormap(name)
+        for view in (self.image_view, self.heads_view, self.overview_view):
+            view.set_colormap(name)
 
-    def _draw_grid(self) -> None:
-        self.image_view.set_grid(self.result.grid if self.result is not None and self.grid_check.isChecked() else None)
+    @Slot(bool)
+    def _on_grid(self, on: bool) -> None:
+        self.session.show_grid = on
+        self.image_view.set_grid(self.session.grid())
 
     # ------------------------------------------------------------------ drawing
-    def redraw(self) -> None:
-        """Redraw every view from the cached forward (no model call)."""
-        if self.views is None:
-            return
-        res, view = self.result, self.view
-        with single_blas_thread():  # small matrices: extra BLAS threads only spin against torch for the cores
-            out = self.views.render(view)
-        self.rendered = out
-        self.image_view.set_overlay(out.heatmap, smooth=self.smooth_check.isChecked(),
-                                    opacity=float(self.opacity_slider.value()))
-        self.caption.setText(out.caption)
-        self.explanation.setText(out.explanation)
-        if out.prefix_share is not None:
-            names = "/".join(res.prefix_tokens)
-            self.share_label.setText(f"Attention that goes to the {names} token(s) instead of patches: "
-                                     f"{out.prefix_share * 100:.1f}% (not drawn; the map shows the rest).")
-        else:
-            self.share_label.setText("")
-        layer = out.selected[0]
-        self.heads_label.setText(f"<b>Heads of layer {layer + 1}</b> (click one to select it)")
-        self.heads_view.set_maps(out.heads, None if view.head is None else (0, view.head))
-        self.overview_view.set_maps(out.overview, (layer, view.head) if view.head is not None else None)
-        self._draw_patch_frame()
+    def _sync_controls(self, c: Controls) -> None:
+        """Move the controls to what the session shows, without their signals (no redraw loops)."""
+        for w, value in ((self.layer_slider, c.layer), (self.head_slider, c.head)):
+            if w.value() != value:
+                w.blockSignals(True)
+                w.setValue(value)
+                w.blockSignals(False)
+        if self.single_head.isChecked() != c.single_head:
+            self.single_head.blockSignals(True)
+            self.single_head.setChecked(c.single_head)
+            self.single_head.blockSignals(False)
+            self.head_slider.setEnabled(c.single_head)
+        if not self.mode_buttons[c.mode].isChecked():
+            self.mode_buttons[c.mode].setChecked(True)
 
-    def _draw_patch_frame(self) -> None:
-        res, view = self.result, self.view
-        if res is None or view.mode != "patch" or view.patch is None:
-            self.patch_frame.setVisible(False)
+    def _draw(self, frame: MapsFrame | None) -> None:
+        """Draw a frame from the session (None: nothing changed)."""
+        if frame is None:
             return
-        gh, gw = res.grid
-        h, w = res.image.shape[:2]
-        r, c = divmod(view.patch, gw)
-        self.patch_frame.setRect(QRectF(c * w / gw, r * h / gh, w / gw, h / gh))
-        self.patch_frame.setVisible(True)
+        self.frame = frame
+        self._sync_controls(frame.controls)
+        self.image_view.set_overlay(frame.heatmap, smooth=frame.smooth, opacity=self.opacity_slider.value())
+        self.caption.setText(frame.caption)
+        self.explanation.setText(frame.explanation)
+        self.share_label.set_status(frame.share_text)
+        self.heads_label.setText(frame.heads_title)
+        self.heads_view.set_maps(frame.heads, frame.heads_selected)
+        self.overview_view.set_maps(frame.overview, frame.overview_selected)
+        self.image_view.set_outline(frame.patch_rect, frame.pinned)
 
     # ------------------------------------------------------------------ export
     def _export_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export the view as PNG", "attention.png", "PNG image (*.png)")
         if path:
-            if not self.picture.grab().save(path if path.lower().endswith(".png") else path + ".png"):
+            if not self.export_widget().grab().save(path if path.lower().endswith(".png") else path + ".png"):
                 self.ctx.show_error(f"Could not write {path}.")
 
     def _export_npy(self) -> None:
-        if self.result is None:
+        if self.session.result is None:
             self.ctx.show_error("Nothing to save yet: drop an image first.")
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save the raw attention", "attention.npy", "NumPy array (*.npy)")
@@ -535,6 +390,6 @@ class AttentionTab(TabPage):
 
     def save_attention(self, path: str) -> None:
         try:
-            np.save(path, self.result.attentions)
+            np.save(path, self.session.result.attentions)
         except OSError as exc:
             self.ctx.show_error(f"Could not write {path}: {exc.strerror or exc}.")
