@@ -402,3 +402,19 @@ def test_scene_ground_truth_matches_the_scene_files():
         assert len(boxes) >= 3
         for x, y, w, h in boxes:
             assert 0 <= x and 0 <= y and x + w <= info["width"] and y + h <= info["height"]
+
+
+def test_a_symlink_loop_is_called_a_loop_not_missing(tmp_path):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(ImageLoadError) as info:
+        load_image_file(a)
+    assert "loop" in str(info.value) and "does not exist" not in str(info.value)
+
+
+def test_a_dangling_symlink_names_its_target(tmp_path):
+    link = tmp_path / "photo.jpg"
+    link.symlink_to(tmp_path / "gone" / "real.jpg")
+    with pytest.raises(ImageLoadError, match="link to .*real.jpg"):
+        load_image_file(link)
