@@ -1,0 +1,247 @@
+"""Attention tab, view "qkv": inside one attention head, Q, K and V step by step for a clicked query patch.
+
+Thin Qt page: the shared ViT session says which model and image; this page runs one forward with Q/K/V
+hooks (app.qkv_session.qkv_vit_job, worker channel "vit-qkv") when it is shown, then every control change
+is numpy work in app.qkv_session.QKVSession and a redraw of the widgets with the frame it returns.
+"""
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Slot
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox,
+                               QVBoxLayout, QWidget)
+from superqt import QLabeledSlider
+
+from widgets.attention_mosaic import AttentionMosaic
+from widgets.image_view import ImageView
+from widgets.qkv_bars import TokenBars
+from widgets.qkv_matrix import MatrixHeatmap
+
+from ..qkv_session import QKVFrame, QKVSession, qkv_vit_job
+from ..vit_session import image_digest, shared_session
+
+CHANNEL = "vit-qkv"
+
+
+def _label(text: str = "", bold: bool = False, lines: int = 0) -> QLabel:
+    """A wrapping label; with `lines`, a fixed height, so a new text never re-lays out (and repaints) the page."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    if bold:
+        label.setStyleSheet("font-weight: bold;")
+    if lines:
+        label.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 4)
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+    return label
+
+
+class QKVPage(QWidget):
+    """Needs an AppContext; shows the model and image of the shared ViT session."""
+
+    def __init__(self, ctx, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.vit = shared_session(ctx)
+        self.session = QKVSession()
+        self.frame: QKVFrame | None = None
+        self._done_key: tuple | None = None
+        self._running_key: tuple | None = None
+        self._build()
+        self.vit.result_ready.connect(self._on_vit_result)
+        self.vit.model_changed.connect(lambda _label: self.refresh())
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.caption = _label("Drop an image: the Q/K/V view runs the Attention tab's model with hooks.", True, lines=2)
+        self.image_view = ImageView()
+        self.image_view.setMinimumSize(260, 240)
+        self.query_frame = pg.QtWidgets.QGraphicsRectItem()
+        self.query_frame.setPen(pg.mkPen("#ffd54f", width=2, cosmetic=True))
+        self.query_frame.setZValue(30)
+        self.query_frame.setVisible(False)
+        self.image_view.add_item(self.query_frame)
+        self.share = _label(lines=1)
+        self.layer_slider = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.head_slider = QLabeledSlider(Qt.Orientation.Horizontal)
+        for s in (self.layer_slider, self.head_slider):
+            s.setRange(1, 1)
+        self.token_spin = QSpinBox()
+        self.token_spin.setToolTip("Query token index (0 = the first prefix token, e.g. CLS); or click a patch")
+        self.scale_check = QCheckBox("Scale by 1/sqrt(d_k) (untick: the temperature what-if)")
+        self.scale_check.setChecked(True)
+        controls = QGroupBox("Query")
+        form = QFormLayout(controls)
+        form.addRow("Layer", self.layer_slider)
+        form.addRow("Head", self.head_slider)
+        form.addRow("Token", self.token_spin)
+        form.addRow(self.scale_check)
+        self.checks = _label(lines=4)
+        self.explanation = _label(lines=5)
+        left = QVBoxLayout()
+        left.addWidget(self.caption)
+        left.addWidget(self.image_view, 1)
+        left.addWidget(self.share)
+        left.addWidget(controls)
+        left.addWidget(self.checks)
+        left.addWidget(self.explanation)
+
+        self.x_map, self.q_map = MatrixHeatmap(max_height=34), MatrixHeatmap(max_height=34)
+        self.k_map, self.v_map = MatrixHeatmap(), MatrixHeatmap()
+        self.scores_bars, self.scaled_bars, self.weights_bars = TokenBars(), TokenBars(), TokenBars()
+        self.out_map = MatrixHeatmap(max_height=34)
+        self.heads_label = _label("The same query, every head (click one)", bold=True)
+        self.heads_view = AttentionMosaic("", "head")
+        self.heads_view.setMaximumHeight(110)
+        self.heads_out_map, self.proj_map, self.resid_map = MatrixHeatmap(), MatrixHeatmap(), MatrixHeatmap()
+
+        kv = QHBoxLayout()
+        kv.addWidget(self.k_map)
+        kv.addWidget(self.v_map)
+        col1 = QVBoxLayout()
+        col1.addWidget(_label("1. The query token's input, then this head's W_q, W_k, W_v", True))
+        col1.addWidget(self.x_map)
+        col1.addWidget(self.q_map)
+        col1.addLayout(kv, 1)
+        col1.addWidget(self.out_map)
+        col2 = QVBoxLayout()
+        col2.addWidget(_label("2. Scores, scaling, softmax over the tokens", True))
+        for bars in (self.scores_bars, self.scaled_bars, self.weights_bars):
+            col2.addWidget(bars, 1)
+        col3 = QVBoxLayout()
+        col3.addWidget(_label("3-4. All heads, concat, W_o, residual", True))
+        col3.addWidget(self.heads_label)
+        col3.addWidget(self.heads_view)
+        col3.addWidget(self.heads_out_map, 2)
+        col3.addWidget(self.proj_map, 1)
+        col3.addWidget(self.resid_map, 1)
+        steps = QHBoxLayout()
+        steps.addLayout(col1, 4)
+        steps.addLayout(col2, 3)
+        steps.addLayout(col3, 3)
+
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 3)
+        layout.addLayout(steps, 9)
+
+        self.image_view.clicked.connect(self._on_image_clicked)
+        self.layer_slider.valueChanged.connect(lambda v: self.select(layer=v - 1))
+        self.head_slider.valueChanged.connect(lambda v: self.select(head=v - 1))
+        self.token_spin.valueChanged.connect(lambda v: self.select(token=v))
+        self.scale_check.toggled.connect(lambda on: self.select(use_scale=on))
+        self.heads_view.cell_clicked.connect(lambda _r, c: self.head_slider.setValue(c + 1))
+
+    # ------------------------------------------------------------------ the forward with hooks
+    def _key(self) -> tuple | None:
+        image = self.vit.image
+        return None if image is None else (image_digest(image), self.vit.choice)
+
+    def refresh(self) -> None:
+        """Run the hooked forward for the shared session's image and model unless it is done or running."""
+        key = self._key()
+        if key is None or key in (self._done_key, self._running_key) or not self.isVisible():
+            return
+        self._running_key = key
+        self.ctx.worker.submit(qkv_vit_job, self.vit.choice, self.vit.image, channel=CHANNEL,
+                               title="Capturing Q, K and V", on_result=lambda cap, k=key: self._on_capture(k, cap),
+                               on_error=self._on_error)
+
+    def is_busy(self) -> bool:
+        return self._running_key is not None or (self.isVisible() and self._key() not in (None, self._done_key))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh()
+
+    @Slot(object)
+    def _on_vit_result(self, _result) -> None:
+        self.refresh()
+
+    def _on_error(self, message: str) -> None:
+        self._running_key = None
+        self.ctx.show_error(message)
+        self.caption.setText(f"Q/K/V capture failed: {message}")
+
+    def _on_capture(self, key: tuple, capture) -> None:
+        if key != self._running_key:
+            return
+        self._running_key, self._done_key = None, key
+        self.show_capture(capture)
+
+    def show_capture(self, capture) -> None:
+        """A new QKVCapture (also for tests and the bench): set the ranges and draw."""
+        self.session.set_capture(capture)
+        s = self.session.selection
+        for widget, top, value in ((self.layer_slider, capture.num_layers, s.layer + 1),
+                                   (self.head_slider, capture.num_heads, s.head + 1),
+                                   (self.token_spin, capture.num_tokens - 1, s.token)):
+            widget.blockSignals(True)
+            widget.setRange(1 if widget is not self.token_spin else 0, top)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        self.image_view.set_image(capture.image)
+        self.image_view.set_grid(capture.grid)
+        self.redraw()
+
+    # ------------------------------------------------------------------ interaction
+    def select(self, **changes) -> None:
+        if self.session.capture is None:
+            return
+        self.frame = self.session.select(**changes)
+        if "token" not in changes:
+            self.redraw(self.frame)
+            return
+        self.token_spin.blockSignals(True)
+        self.token_spin.setValue(self.session.selection.token)
+        self.token_spin.blockSignals(False)
+        self.redraw(self.frame)
+
+    def select_patch(self, row: int, col: int) -> None:
+        self.select(token=self.session.token_at_patch(row, col))
+
+    @Slot(float, float)
+    def _on_image_clicked(self, x: float, y: float) -> None:
+        cap = self.session.capture
+        if cap is None or math.isnan(x):
+            return
+        gh, gw = cap.grid
+        h, w = cap.image.shape[:2]
+        r, c = int(y * gh / h), int(x * gw / w)
+        if 0 <= r < gh and 0 <= c < gw:
+            self.select_patch(r, c)
+
+    # ------------------------------------------------------------------ drawing
+    def redraw(self, frame: QKVFrame | None = None) -> None:
+        if self.session.capture is None:
+            return
+        f = self.frame = frame or self.session.frame()
+        self.caption.setText(f.caption)
+        for widget, m in ((self.x_map, f.x), (self.q_map, f.q), (self.k_map, f.k), (self.v_map, f.v),
+                          (self.out_map, f.output), (self.heads_out_map, f.heads_out), (self.proj_map, f.projection),
+                          (self.resid_map, f.residual)):
+            widget.set_matrix(m.title, m.values, m.row_labels, m.col_prefix, m.highlight_row)
+        for widget, b in ((self.scores_bars, f.scores), (self.scaled_bars, f.scaled), (self.weights_bars, f.weights)):
+            widget.set_bars(b.title, b.values, b.labels, b.highlight)
+        self.image_view.set_overlay(f.weights_map, levels=(0.0, max(float(f.weights_map.max()), 1e-6)))
+        self.heads_view.set_maps(f.heads_maps, (0, f.selection.head))
+        self.share.setText(f"Weight on the non-patch tokens (not in the map): {f.prefix_share * 100:.1f}%")
+        self.checks.setText(f.checks)
+        self.explanation.setText(f.explanation)
+        self._draw_query_frame()
+
+    def _draw_query_frame(self) -> None:
+        cap = self.session.capture
+        patch = self.session.patch_of_token(self.session.selection.token)
+        if patch is None:
+            self.query_frame.setVisible(False)
+            return
+        gh, gw = cap.grid
+        h, w = cap.image.shape[:2]
+        r, c = patch
+        self.query_frame.setRect(QRectF(c * w / gw, r * h / gh, w / gw, h / gh))
+        self.query_frame.setVisible(True)
+
+    def shutdown(self) -> None:
+        self.ctx.worker.cancel(CHANNEL)
+

@@ -1,0 +1,94 @@
+"""One bar per token (scores, scaled scores, softmax weights) with the query token highlighted and the value
+under the mouse. Numpy and plain values only (no torch)."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+BAR = "#4fc3f7"
+QUERY = "#ffd54f"
+
+
+def bar_hover_text(values: np.ndarray, labels: tuple[str, ...], x: float) -> str | None:
+    i = int(np.floor(x + 0.5))
+    if not 0 <= i < len(values):
+        return None
+    name = labels[i] if i < len(labels) else f"token {i}"
+    return f"token {i} = {name}: {float(values[i]):+.5f}"
+
+
+def nice_bound(x: float) -> float:
+    """The next of 1, 2, 2.5, 5 x 10^k at or above |x| (0 stays 0): a steady axis while values move a little."""
+    x = abs(float(x))
+    if x == 0.0 or not np.isfinite(x):
+        return 0.0
+    base = 10.0 ** np.floor(np.log10(x))
+    return float(next(m * base for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * base >= x * (1 - 1e-9)))
+
+
+class TokenBars(QWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("")
+        self.title.setStyleSheet("font-weight: bold;")
+        self.readout = QLabel(" ")
+        self.readout.setStyleSheet("color: #9aa0a6; font-family: monospace;")
+        for label in (self.title, self.readout):  # long texts must not widen the page
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.plot = pg.PlotWidget(background="#202124")
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setLabel("bottom", "token")
+        self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.9, brush=BAR, pen=None)
+        self.query_bar = pg.BarGraphItem(x=[0], height=[0], width=0.9, brush=QUERY, pen=None)
+        self.plot.addItem(self.bars)
+        self.plot.addItem(self.query_bar)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(1)
+        layout.addWidget(self.title)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.readout)
+        self._values = np.zeros(1, np.float32)
+        self._labels: tuple[str, ...] = ()
+        self._y_range: tuple[float, float] | None = None
+        self.plot.scene().sigMouseMoved.connect(self._on_moved)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._values
+
+    def set_bars(self, title: str, values: np.ndarray, labels: tuple[str, ...] = (), highlight: int | None = None) -> None:
+        values = np.asarray(values, np.float32)
+        n = len(values)
+        resized = n != len(self._values)
+        self._values, self._labels = values, tuple(labels)
+        self.title.setText(title)
+        self.bars.setOpts(x=np.arange(n), height=values)
+        if highlight is not None and 0 <= highlight < n:
+            self.query_bar.setOpts(x=[highlight], height=[values[highlight]])
+            self.query_bar.setVisible(True)
+        else:
+            self.query_bar.setVisible(False)
+        if resized:
+            self.plot.setXRange(-0.5, n - 0.5, padding=0.01)
+        lo, hi = -nice_bound(min(0.0, float(values.min()))), nice_bound(max(0.0, float(values.max())))
+        y_range = (lo, hi if hi > lo else lo + 1.0)
+        if y_range != self._y_range:  # an unchanged range re-lays out no axis
+            self._y_range = y_range
+            self.plot.setYRange(*y_range, padding=0.05)
+        top = int(np.argmax(values))
+        self.readout.setText(f"max at token {top} ({self._name(top)}): {values[top]:+.4f}; hover for a value")
+
+    def _name(self, i: int) -> str:
+        return self._labels[i] if i < len(self._labels) else f"token {i}"
+
+    def _on_moved(self, pos) -> None:
+        if not self.plot.sceneBoundingRect().contains(pos):
+            return
+        p = self.plot.plotItem.vb.mapSceneToView(pos)
+        text = bar_hover_text(self._values, self._labels, p.x())
+        if text:
+            self.readout.setText(text)
