@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import shutil
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -19,6 +21,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .config_checks import check_finite
 from .errors import CheckpointError, WeightsUnavailableError
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -49,14 +52,21 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError) as exc:
             raise CheckpointError(f"'{path.name}' is not a readable safetensors file ({exc}).") from None
+    return _find_state_dict(read_torch_weights(path), path.name)
+
+
+def read_torch_weights(path: str | os.PathLike) -> object:
+    """torch.load(weights_only=True) of a file, every failure one clear sentence (never torch's own advice)."""
+    path = Path(path)
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
         raise CheckpointError(
-            f"'{path.name}' can't be read as weights only ({first[:160]}). "
-            "Files that need arbitrary code to load are refused for safety; save a state_dict or safetensors.") from None
-    return _find_state_dict(obj, path.name)
+            f"'{path.name}' was refused for safety: it is not a plain weights file, and loading it would run code "
+            "stored in it. Use a safetensors file or a state_dict of tensors.") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError, TypeError, OSError) as exc:
+        raise CheckpointError(f"'{path.name}' is damaged or not a PyTorch weights file "
+                              f"({type(exc).__name__}).") from None
 
 
 def _find_state_dict(obj: object, name: str) -> dict[str, torch.Tensor]:
@@ -87,6 +97,7 @@ def load_into(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], wh
         if unexpected:
             parts.append(f"{len(unexpected)} tensors are not part of this model (e.g. {unexpected[0]})")
         raise CheckpointError(f"This checkpoint does not fit {what}: " + "; ".join(parts) + ".")
+    check_finite(state_dict, f"This checkpoint of {what}")
     model.load_state_dict(state_dict, strict=True)
     return model
 
@@ -96,17 +107,50 @@ def save_safetensors(model_or_state: torch.nn.Module | Mapping[str, torch.Tensor
     """Write contiguous CPU tensors atomically (temp file, then rename)."""
     state = model_or_state.state_dict() if isinstance(model_or_state, torch.nn.Module) else model_or_state
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=dict(metadata or {})))
+
+
+STALE_TMP_S = 60.0  # a temp file of ours older than this, beside the target, is left over from a crash
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Write exactly `path`, atomically: write(tmp) to a private temp file beside it, then rename it into place.
+
+    Nothing else is touched, except temp files an earlier save of this same path left behind when it was
+    killed mid-write (named "<name>.<8 random chars>.tmp", older than STALE_TMP_S): those are removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    remove_stale_temp_files(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=dict(metadata or {}))
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a saved file is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def remove_stale_temp_files(path: Path, older_than_s: float = STALE_TMP_S) -> list[Path]:
+    """Delete the temp files atomic_write (or an older save of this app) left beside `path` in a crash."""
+    pattern = re.compile(re.escape(path.name) + r"\.?[A-Za-z0-9_]{8}\.tmp")
+    removed = []
+    now = time.time()
+    try:
+        candidates = [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return removed
+    for stale in candidates:
+        try:
+            if stale.is_file() and not stale.is_symlink() and now - stale.stat().st_mtime > older_than_s:
+                stale.unlink()
+                removed.append(stale)
+        except OSError:
+            pass
+    return removed
 
 
 def hub_checkpoint_path(url: str) -> Path:

@@ -8,8 +8,9 @@ from typing import Callable
 import numpy as np
 import torch
 from PIL import Image
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
+from models.config_checks import ConfigReader, check_budget
 from models.errors import CheckpointError
 from models.loading import bundled_weights_path, load_into, load_state_dict_file
 from models.registry import ModelSource, ModelSpec, SourceKind, register
@@ -25,19 +26,38 @@ KEY = "detection/bundled-shapes-detr"
 TITLE = "Shapes DETR (bundled, trained here)"
 
 
+def detr_config_from_metadata(meta: dict[str, str], where: str = "This weights file") -> DetrConfig:
+    """The architecture saved in a weights file, every field checked (CheckpointError) before anything is built."""
+    r, d = ConfigReader(meta, where), DetrConfig()
+    num_classes = r.integer("num_classes", 1, 1000, d.num_classes)
+    config = DetrConfig(
+        image_size=r.integer("image_size", 32, 256, d.image_size), num_classes=num_classes,
+        class_names=r.names("class_names", 1000, default=d.class_names),
+        backbone_channels=r.ints("backbone_channels", 1, 1024, 3, 8, d.backbone_channels),
+        d_model=r.integer("d_model", 8, 1024, d.d_model), heads=r.integer("heads", 1, 32, d.heads),
+        ffn=r.integer("ffn", 1, 8192, d.ffn), encoder_layers=r.integer("encoder_layers", 0, 12, d.encoder_layers),
+        decoder_layers=r.integer("decoder_layers", 1, 12, d.decoder_layers),
+        queries=r.integer("queries", 1, 1000, d.queries), dropout=r.number("dropout", 0.0, 1.0, d.dropout))
+    r.require(len(config.class_names) == config.num_classes,
+              f"class_names has {len(config.class_names)} names for num_classes={config.num_classes}.")
+    r.require(config.d_model % config.heads == 0 and config.d_model % 4 == 0,
+              f"d_model={config.d_model} must be divisible by 4 and by heads={config.heads}.")
+    check_budget(lambda: ShapesDETR(config), where)
+    return config
+
+
 def load_bundled_model(path: str | Path | None = None) -> ShapesDETR:
     """The trained ShapesDETR from a safetensors file (default: the bundled one), in eval mode."""
     path = Path(path) if path else bundled_weights_path(WEIGHTS_FILE)
-    state = load_state_dict_file(path)
     meta: dict[str, str] = {}
-    if path.suffix == ".safetensors":
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-    try:
-        config = DetrConfig.from_metadata(meta)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"'{path.name}' has unreadable model settings ({exc}).") from None
-    model = load_into(ShapesDETR(config), state, "the shapes DETR")
+    if path.suffix == ".safetensors" and path.is_file():
+        try:
+            with safe_open(str(path), "pt") as f:
+                meta = f.metadata() or {}
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"'{path.name}' is not a readable safetensors file ({str(exc)[:160]}).") from None
+    config = detr_config_from_metadata(meta, where=f"'{path.name}'")  # checked before any tensor is built
+    model = load_into(ShapesDETR(config), load_state_dict_file(path), "the shapes DETR")
     return model.eval()
 
 

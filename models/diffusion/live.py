@@ -2,7 +2,7 @@
 
 Pausing ends the job after the current step (the worker thread is then free for sampling); resuming
 starts a new job on the same session, so model, EMA, optimiser and curves carry on. Save writes a full
-resumable checkpoint (.pt, weights only) plus the EMA weights as safetensors for sampling.
+resumable checkpoint (weights only, EMA included) to exactly the path the user confirmed.
 """
 from __future__ import annotations
 
@@ -14,13 +14,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config_checks import ConfigReader, check_finite
 from ..errors import CheckpointError
 from ..jobs import JobContext, Progress
+from ..loading import atomic_write, load_into, read_torch_weights
 from ..shapes import SHAPE_CLASSES, sprite_arrays
-from .bundled import WEIGHTS_PATH, load_unet_file, save_unet
+from .bundled import MAX_TIMESTEPS, WEIGHTS_PATH, load_unet_file, unet_config_from_dict
 from .results import TrainingPartial
 from .samplers import SamplingRequest, sample_final
+from .schedule import SCHEDULES
 from .training import TrainConfig, Trainer, loss_by_quarter, sprites_to_tensor
+
+MAX_DATASET_SIZE = 60_000  # sprites drawn for training (the command-line default); ~12 s to draw on 2 cores
 
 
 @dataclass(frozen=True)
@@ -59,37 +64,78 @@ class LiveSession:
         trainer = Trainer(cfg, device=device)
         if settings.start_from == "bundled":
             bundled = load_unet_file(WEIGHTS_PATH, device)
-            trainer.model.load_state_dict(bundled.module.state_dict())
-            trainer.ema.load_state_dict(bundled.module.state_dict())
+            load_into(trainer.model, bundled.module.state_dict(), "the DDPM to fine-tune")
+            load_into(trainer.ema, bundled.module.state_dict(), "the DDPM to fine-tune")
         self.trainer = trainer
         self.settings = settings
         images, labels = sprite_arrays(cfg.dataset_size, seed=cfg.data_seed + 1)
         self.data, self.labels = sprites_to_tensor(images), torch.as_tensor(labels)
 
     def save(self, path: str | Path) -> Path:
-        """path.pt: full resumable state; path.safetensors next to it: the EMA weights for sampling."""
+        """Exactly `path` (the name the user confirmed): the full resumable state, EMA weights included.
+        Written through a private temp file beside it; nothing else is written, overwritten or deleted,
+        except temp files a crash of an earlier save of this path left behind."""
         if self.trainer is None:
             raise CheckpointError("Nothing to save yet: start training first.")
-        path = Path(path).with_suffix(".pt")
-        self.trainer.save(path)
-        save_unet(self.trainer.ema, path.with_suffix(".safetensors"), self.trainer.config.schedule,
-                  self.trainer.config.timesteps, extra={"train_steps": self.trainer.step})
-        return path
+        state = self.trainer.state_dict()
+        return atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
 
     def load(self, path: str | Path, device: str) -> int:
         path = Path(path)
-        try:
-            state = torch.load(path, map_location=device, weights_only=True)
-            config = TrainConfig.from_dict(state["config"])
-        except Exception as exc:  # noqa: BLE001 - unreadable or foreign file
-            raise CheckpointError(f"{path.name} is not a training checkpoint of this app ({type(exc).__name__}).") from None
+        if not path.is_file():
+            raise CheckpointError(f"'{path}' does not exist.")
+        state = read_torch_weights(path)
+        where = f"'{path.name}'"
+        if not isinstance(state, dict) or not {"config", "model", "ema", "opt"} <= set(state):
+            raise CheckpointError(f"{where} is not a training checkpoint of this app (save one with 'Save checkpoint').")
+        config = train_config_from_dict(state["config"], where)  # checked before any tensor is built
+        r = ConfigReader(state, where)
+        step, seconds = r.integer("step", 0, 10**9), r.number("train_seconds", 0.0, 1e9, 0.0)
         trainer = Trainer(config, device=device)
-        trainer.load_state_dict(state)
+        load_into(trainer.model, _tensors(state["model"], where), f"the DDPM being trained ({path.name})")
+        load_into(trainer.ema, _tensors(state["ema"], where), f"the EMA weights ({path.name})")
+        try:
+            opt_state = state["opt"]["state"]
+            check_finite({f"opt.{i}.{k}": v for i, s in opt_state.items() for k, v in s.items()}, where)
+            trainer.opt.load_state_dict(state["opt"])
+            trainer.gen.set_state(state["gen"])
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise CheckpointError(f"{where} is incomplete: its optimiser or random state does not fit "
+                                  f"({type(exc).__name__}).") from None
+        trainer.step, trainer.train_seconds = step, seconds
         self.trainer = trainer
         self.settings = LiveSettings(lr=config.lr, batch=config.batch, dataset_size=config.dataset_size)
         images, labels = sprite_arrays(config.dataset_size, seed=config.data_seed + 1)
         self.data, self.labels = sprites_to_tensor(images), torch.as_tensor(labels)
         return trainer.step
+
+
+def _tensors(obj: object, where: str) -> dict[str, torch.Tensor]:
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{where} is not a training checkpoint of this app (its weights are not tensors).")
+    return obj
+
+
+def train_config_from_dict(data: object, where: str) -> TrainConfig:
+    """The training settings of a checkpoint, every field checked (CheckpointError) before anything is built."""
+    r, d = ConfigReader(data, where), TrainConfig()
+    unet = unet_config_from_dict(data.get("unet") if isinstance(data, dict) else None, where)
+    return TrainConfig(
+        unet=unet, schedule=r.choice("schedule", SCHEDULES, d.schedule),
+        timesteps=r.integer("timesteps", 1, MAX_TIMESTEPS, d.timesteps), lr=r.number("lr", 1e-8, 1.0, d.lr),
+        warmup_steps=r.integer("warmup_steps", 0, 10**7, d.warmup_steps),
+        decay_start=r.integer("decay_start", 0, 10**9, d.decay_start),
+        decay_steps=r.integer("decay_steps", 0, 10**9, d.decay_steps),
+        min_lr_ratio=r.number("min_lr_ratio", 0.0, 1.0, d.min_lr_ratio),
+        weight_decay=r.number("weight_decay", 0.0, 1.0, d.weight_decay), batch=r.integer("batch", 1, 1024, d.batch),
+        ema_decay=r.number("ema_decay", 0.0, 1.0, d.ema_decay),
+        label_dropout=r.number("label_dropout", 0.0, 1.0, d.label_dropout),
+        min_snr_gamma=r.number("min_snr_gamma", 0.0, 1000.0, d.min_snr_gamma),
+        grad_clip=r.number("grad_clip", 0.0, 1e6, d.grad_clip),
+        dataset_size=r.integer("dataset_size", 1, MAX_DATASET_SIZE, d.dataset_size),
+        data_seed=r.integer("data_seed", 0, 2**31 - 1, d.data_seed))
 
 
 def _previews(trainer: Trainer, steps: int, seed: int) -> np.ndarray:

@@ -1,13 +1,13 @@
 """Save and resume a whole GAN run: G, D, both Adam states, step, curve history, grids, random state.
 
 One safetensors file: tensors only (never unpickled) plus a JSON header in the metadata. Written to a
-temporary file and renamed (os.replace), so a crash mid-save leaves the previous file intact.
+temporary file and renamed (os.replace), so a crash mid-save leaves the previous file intact. Reading
+one checks every setting in it before anything is built (models.config_checks).
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +15,12 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from ..config_checks import ConfigReader, check_budget, check_finite
 from ..errors import CheckpointError
-from ..loading import load_into
-from .config import TrainConfig
+from ..loading import atomic_write, load_into
+from .catalog import DATASET_INFO, LOSS_INFO
+from .config import IMAGE_SIZES, GanConfig, TrainConfig
+from .networks import Discriminator, Generator
 from .trainer import GanTrainer
 
 FORMAT = "vision-explorer/gan-run"
@@ -63,17 +66,8 @@ def save_run(trainer: GanTrainer, path: str | os.PathLike, elapsed_s: float = 0.
         "opt_g_groups": groups_g, "opt_d_groups": groups_d, "grid_steps": grid_steps,
         "grid_stride": trainer.grids.stride, "grid_seen": trainer.grids._seen, "elapsed_s": elapsed_s,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"vision_explorer": json.dumps(header)})
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a saved run is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    meta = {"vision_explorer": json.dumps(header)}
+    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
 def read_run(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -96,26 +90,81 @@ def read_run(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
         raise
     except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"'{path.name}' is damaged or not a safetensors file ({str(exc)[:120]}).") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"'{path.name}' has an unreadable header: it is not a GAN run of this app.")
     if header.get("format") != FORMAT:
         raise CheckpointError(f"'{path.name}' was saved by another tool ({header.get('format')!r}), not as a GAN run.")
-    if header.get("version", 0) > VERSION:
+    version = header.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"'{path.name}' has an unreadable format version ({str(version)[:20]!r}).")
+    if version > VERSION:
         raise CheckpointError(f"'{path.name}' comes from a newer version of the app (format {header['version']}).")
     return header, tensors
 
 
+MAX_TRAIN_IMAGES = 50_000  # generated shape sprites; drawing them takes ~10 s on 2 cores
+MAX_GRID_SAMPLES = 256
+MAX_WIDTH = 256
+
+
+def run_config_from_header(header: dict, where: str) -> TrainConfig:
+    """The run's TrainConfig, every field checked (CheckpointError) before anything is built.
+
+    Known dataset and loss names only, and never a path: data_ref is not taken from the file."""
+    r = ConfigReader(header.get("config"), where)
+    g = ConfigReader(r.data.get("gan", {}), where)
+    d = TrainConfig()
+    gan_fields = dict(image_size=g.integer("image_size", 32, 64, d.gan.image_size),
+                      latent_size=g.integer("latent_size", 1, 1024, d.gan.latent_size),
+                      channels=g.integer("channels", 1, 3, d.gan.channels),
+                      width=g.integer("width", 4, MAX_WIDTH, d.gan.width))
+    g.require(gan_fields["image_size"] in IMAGE_SIZES, f"gan.image_size={gan_fields['image_size']} is not one of {IMAGE_SIZES}.")
+    g.require(gan_fields["channels"] in (1, 3), f"gan.channels={gan_fields['channels']} is neither 1 nor 3.")
+    gan = GanConfig(**gan_fields)
+    config = TrainConfig(
+        gan=gan, dataset=r.choice("dataset", DATASET_INFO, d.dataset), data_ref="",
+        loss=r.choice("loss", LOSS_INFO, d.loss),
+        lr_g=r.number("lr_g", 1e-8, 0.999, d.lr_g), lr_d=r.number("lr_d", 1e-8, 0.999, d.lr_d),
+        beta1_g=r.number("beta1_g", 0.0, 0.9999, d.beta1_g), beta2_g=r.number("beta2_g", 0.0, 0.9999, d.beta2_g),
+        beta1_d=r.number("beta1_d", 0.0, 0.9999, d.beta1_d), beta2_d=r.number("beta2_d", 0.0, 0.9999, d.beta2_d),
+        batch_size=r.integer("batch_size", 2, 1024, d.batch_size), d_steps=r.integer("d_steps", 1, 16, d.d_steps),
+        seed=r.integer("seed", 0, 2**62, d.seed), sample_every=r.integer("sample_every", 1, 10**6, d.sample_every),
+        grid_samples=r.integer("grid_samples", 1, MAX_GRID_SAMPLES, d.grid_samples),
+        num_train_images=r.integer("num_train_images", 2, MAX_TRAIN_IMAGES, d.num_train_images))
+    check_budget(lambda: torch.nn.ModuleList([Generator(gan), Discriminator(gan)]), where)
+    return config
+
+
+def _training_images(config: TrainConfig, name: str, data_ref: str | None, progress) -> torch.Tensor:
+    """The run's training set: generated, from torchvision's default folder, or a folder the caller chose."""
+    from .data import DataRequest, load_images
+
+    if DATASET_INFO[config.dataset][2] and not data_ref:  # needs a folder
+        raise CheckpointError(
+            f"'{name}' was trained on a folder of images. A run file never decides which folder is read: "
+            "start a new run on that folder instead.")
+    request = DataRequest(data_ref or "", config.gan.image_size, config.seed, config.num_train_images)
+    return load_images(config.dataset, request, progress)
+
+
 def load_run(path: str | os.PathLike, images: torch.Tensor | None = None, device: str = "cpu",
-             progress=None) -> GanTrainer:
-    """Rebuild the trainer exactly as saved. images: the training set (None: load it from the config)."""
+             progress=None, data_ref: str | None = None) -> GanTrainer:
+    """Rebuild the trainer exactly as saved. images: the training set (None: load it from the config).
+
+    data_ref: the folder of a "folder" run, chosen by the user (a path written in the file is never used;
+    torchvision datasets are read from the app's default data folder)."""
     header, tensors = read_run(path)
     name = Path(path).name
-    try:
-        config = TrainConfig.from_dict(header["config"])
-    except (TypeError, KeyError, ValueError) as exc:
-        raise CheckpointError(f"'{name}' has an unreadable run configuration ({exc}).") from None
+    where = f"'{name}'"
+    config = run_config_from_header(header, where)  # checked before any tensor is built
+    h = ConfigReader(header, where)
+    step, grid_stride = h.integer("step", 0, 10**9), h.integer("grid_stride", 1, 10**9, 1)
+    elapsed_s = h.number("elapsed_s", 0.0, 1e9, 0.0)
+    grid_steps = h.ints("grid_steps", 0, 10**9, 0, 4096, ())
+    grid_seen = h.integer("grid_seen", 0, 10**9, len(grid_steps))
+    check_finite({k: v for k, v in tensors.items() if k.startswith(("G.", "D.", "opt_g.", "opt_d.", "fixed_z"))}, where)
     if images is None:
-        from .data import DataRequest, load_images
-        images = load_images(config.dataset, DataRequest(config.data_ref, config.gan.image_size, config.seed,
-                                                         config.num_train_images), progress)
+        images = _training_images(config, name, data_ref, progress)
     trainer = GanTrainer(config, images, device)
     sub = lambda p: {k[len(p) + 1:]: v for k, v in tensors.items() if k.startswith(p + ".")}  # noqa: E731
     load_into(trainer.G, sub("G"), f"the generator of this run ({config.gan})")
@@ -123,17 +172,29 @@ def load_run(path: str | os.PathLike, images: torch.Tensor | None = None, device
     try:
         trainer.opt_g.load_state_dict(_unflatten_optimizer("opt_g", tensors, header["opt_g_groups"]))
         trainer.opt_d.load_state_dict(_unflatten_optimizer("opt_d", tensors, header["opt_d_groups"]))
+        for group in trainer.opt_g.param_groups + trainer.opt_d.param_groups:
+            ConfigReader(group, where).number("eps", 1e-12, 1e-2)
+            ConfigReader(group, where).number("weight_decay", 0.0, 1.0)
+        trainer.set_hparams()  # learning rates and betas as the checked config says
         trainer.rng.set_state(tensors["rng"])
-        trainer.fixed_z = tensors["fixed_z"]
+        trainer.fixed_z = _shaped(tensors["fixed_z"], (config.grid_samples, config.gan.latent_size), "fixed_z")
         trainer.real_batch = tensors["real_batch"]
-    except (KeyError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"'{name}' is incomplete: its optimiser or random state is missing ({exc}).") from None
-    trainer.step = int(header["step"])
-    trainer.metrics.extend(tensors["history.metrics"].numpy())
-    trainer.diversity.extend(tensors["history.diversity"].numpy())
-    trainer.grids.items = [(s, tensors[f"grid.{i}"].numpy()) for i, s in enumerate(header.get("grid_steps", []))]
-    trainer.grids.stride = int(header.get("grid_stride", 1))
-    trainer.grids._seen = int(header.get("grid_seen", len(trainer.grids.items)))
-    trainer.elapsed_s = float(header.get("elapsed_s", 0.0))
+        trainer.metrics.extend(tensors["history.metrics"].numpy())
+        trainer.diversity.extend(tensors["history.diversity"].numpy())
+        grids = [(s, tensors[f"grid.{i}"].numpy()) for i, s in enumerate(grid_steps)]
+    except (KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError) as exc:
+        raise CheckpointError(f"{where} is incomplete or inconsistent: its optimiser state, random state or "
+                              f"history does not fit ({type(exc).__name__}: {str(exc)[:100]}).") from None
+    trainer.step = step
+    trainer.grids.items = grids
+    trainer.grids.stride = grid_stride
+    trainer.grids._seen = grid_seen
+    trainer.elapsed_s = elapsed_s
     trainer.take_snapshot()
     return trainer
+
+
+def _shaped(tensor: torch.Tensor, shape: tuple[int, ...], name: str) -> torch.Tensor:
+    if tuple(tensor.shape) != shape:
+        raise ValueError(f"{name} has shape {tuple(tensor.shape)}, expected {shape}")
+    return tensor

@@ -188,6 +188,8 @@ class GanTrainer:
         }
 
     def take_snapshot(self) -> None:
+        if self._snapshot is not None and not self.all_finite():
+            return  # the last good state must be finite: keep the older one (else rollbacks would loop)
         self._snapshot = Snapshot(self.step, copy.deepcopy(self._state()))
 
     def restore_snapshot(self) -> None:
@@ -205,7 +207,8 @@ class GanTrainer:
         self.step = snap.step
 
     def all_finite(self) -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in list(self.G.parameters()) + list(self.D.parameters()))
+        tensors = list(self.G.state_dict().values()) + list(self.D.state_dict().values())
+        return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
 
 
 class StepTimer:

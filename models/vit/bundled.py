@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config_checks import ConfigReader, check_budget
 from ..shapes import NUM_CLASSES
 
 
@@ -39,18 +40,19 @@ class ViTConfig:
         return {k: str(v) for k, v in asdict(self).items()}
 
     @classmethod
-    def from_metadata(cls, meta: dict[str, str]) -> "ViTConfig":
-        fields = cls.__dataclass_fields__
-        kwargs = {}
-        for key, text in meta.items():
-            if key not in fields:
-                continue
-            default = getattr(cls, key)
-            if isinstance(default, tuple):
-                kwargs[key] = tuple(int(v) for v in text.strip("()").split(",") if v.strip())
-            else:
-                kwargs[key] = type(default)(text)
-        return cls(**kwargs)
+    def from_metadata(cls, meta: dict[str, str], where: str = "This weights file") -> "ViTConfig":
+        """The config saved in a weights file, every field checked (CheckpointError) before anything is built."""
+        r, d = ConfigReader(meta, where), cls()
+        cfg = cls(image_size=r.integer("image_size", 16, 512, d.image_size),
+                  stem_channels=r.ints("stem_channels", 1, 1024, 1, 5, d.stem_channels),
+                  dim=r.integer("dim", 8, 2048, d.dim), depth=r.integer("depth", 1, 48, d.depth),
+                  heads=r.integer("heads", 1, 32, d.heads), mlp_ratio=r.number("mlp_ratio", 0.25, 8.0, d.mlp_ratio),
+                  num_classes=r.integer("num_classes", 1, 10_000, d.num_classes))
+        r.require(cfg.dim % cfg.heads == 0, f"dim={cfg.dim} is not divisible by heads={cfg.heads}.")
+        r.require(1 <= cfg.grid <= 32, f"image_size={cfg.image_size} with patch size {cfg.patch_size} gives a "
+                                       f"{cfg.grid}x{cfg.grid} token grid (1 to 32 per side allowed).")
+        check_budget(lambda: ShapesViT(cfg), where)
+        return cfg
 
 
 class ConvStem(nn.Module):

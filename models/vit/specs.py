@@ -6,6 +6,7 @@ between models (builder, weights enum, default source) lives in the tables below
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -25,13 +26,18 @@ BUNDLED_FILE = "vit_shapes.safetensors"
 
 
 def _bundled_config(path) -> ViTConfig:
-    from safetensors import safe_open
+    """The architecture saved in a .safetensors file's metadata, checked; a .pt file: the default one."""
+    from safetensors import SafetensorError, safe_open
 
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return ViTConfig()  # a missing file is reported by load_state_dict_file
     try:
         with safe_open(str(path), "pt") as f:
-            return ViTConfig.from_metadata(f.metadata() or {})
-    except Exception:  # a .pt checkpoint or a file without metadata: the default architecture
-        return ViTConfig()
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"'{path.name}' is not a readable safetensors file ({str(exc)[:160]}).") from None
+    return ViTConfig.from_metadata(meta, where=f"'{path.name}'")
 
 
 def load_bundled(source: ModelSource, device: str = "cpu", progress=None) -> BundledViT:
@@ -39,7 +45,7 @@ def load_bundled(source: ModelSource, device: str = "cpu", progress=None) -> Bun
     if source.kind == SourceKind.RANDOM:
         return BundledViT(ShapesViT(ViTConfig()).to(device), title="Shapes ViT (random weights)")
     path = bundled_weights_path(BUNDLED_FILE) if source.kind == SourceKind.BUNDLED else source.ref
-    model = ShapesViT(_bundled_config(path))
+    model = ShapesViT(_bundled_config(path))  # the config is checked before any tensor is built
     load_into(model, load_state_dict_file(path), "the bundled shapes ViT")
     title = "Bundled shapes ViT" if source.kind == SourceKind.BUNDLED else f"Shapes ViT: {path}"
     return BundledViT(model.to(device), title=title)
