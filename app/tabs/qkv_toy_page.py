@@ -1,0 +1,161 @@
+"""Attention tab, view "qkv-toy": the notes' worked example with 4 tokens of width 3, every matrix printed.
+
+Thin Qt page over app.qkv_toy_session.ToySession. Click 4 patches of the image (the shared ViT session's
+picture) to make the tokens from their mean colours, or type numbers; any edit recomputes everything.
+"""
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Slot
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from widgets.image_view import ImageView
+from widgets.qkv_toy_tables import MatrixTable
+
+from ..qkv_toy_session import DEFAULT_X, TOKENS, ToyFrame, ToySession, patch_tokens
+from ..vit_session import shared_session
+
+SLOT_COLOURS = ("#ffd54f", "#4fc3f7", "#81c784", "#f06292")
+LAYOUT = {  # name -> (row, col) in the grid of tables
+    "X": (0, 0), "W_q": (0, 1), "W_k": (0, 2), "W_v": (0, 3),
+    "Q": (1, 1), "K": (1, 2), "V": (1, 3),
+    "scores": (2, 0), "scaled": (2, 1), "softmax": (2, 2), "output": (2, 3),
+}
+
+
+class QKVToyPage(QWidget):
+    def __init__(self, ctx, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.vit = shared_session(ctx)
+        self.session = ToySession()
+        self.image = None
+        self.grid: tuple[int, int] | None = None
+        self.patches: list[tuple[int, int]] = []
+        self._next_slot = 0
+        self._build()
+        self.vit.result_ready.connect(self._on_vit_result)
+        if self.vit.result is not None:
+            self._on_vit_result(self.vit.result)
+        self.redraw(self.session.frame())
+
+    def _build(self) -> None:
+        intro = QLabel("<b>Attention(Q, K, V) = softmax(Q K<sup>T</sup> / sqrt(d<sub>k</sub>)) V</b>, by hand: 4 tokens of "
+                       "width 3. Click 4 patches (their mean colours, R, G, B mapped to -2..2, become the tokens) "
+                       "or type numbers into any white table; everything below follows at once.")
+        intro.setWordWrap(True)
+        self.image_view = ImageView(show_colorbar=False)
+        self.image_view.setMinimumSize(220, 220)
+        self.frames = []
+        for i, colour in enumerate(SLOT_COLOURS):
+            rect = pg.QtWidgets.QGraphicsRectItem()
+            rect.setPen(pg.mkPen(colour, width=3, cosmetic=True))
+            rect.setZValue(30)
+            rect.setVisible(False)
+            label = pg.TextItem(f"t{i + 1}", color=colour, anchor=(0, 0))
+            label.setZValue(31)
+            label.setVisible(False)
+            self.image_view.add_item(rect)
+            self.image_view.add_item(label)
+            self.frames.append((rect, label))
+        self.pick_label = QLabel("Click a patch: it becomes token t1 (then t2, t3, t4, t1, ...).")
+        self.pick_label.setWordWrap(True)
+        self.reset_button = QPushButton("Back to the typed example")
+        self.scale_check = QCheckBox("Scale by 1/sqrt(d_k) (untick: temperature what-if)")
+        self.scale_check.setChecked(True)
+        self.explanation = QLabel("")
+        self.explanation.setWordWrap(True)
+        left = QVBoxLayout()
+        left.addWidget(self.image_view, 1)
+        left.addWidget(self.pick_label)
+        left.addWidget(self.reset_button)
+        left.addWidget(self.scale_check)
+        left.addWidget(self.explanation)
+        self.tables: dict[str, MatrixTable] = {}
+        grid = QGridLayout()
+        for name, (r, c) in LAYOUT.items():
+            table = MatrixTable(name, editable=name in ("X", "W_q", "W_k", "W_v", "Q", "K", "V"))
+            table.edited.connect(self._on_edited)
+            self.tables[name] = table
+            grid.addWidget(table, r, c)
+        arrow = QLabel("Editing X or a W recomputes Q, K, V; editing Q, K or V changes only that entry.")
+        arrow.setWordWrap(True)
+        grid.addWidget(arrow, 1, 0)
+        body = QHBoxLayout()
+        body.addLayout(left, 2)
+        body.addLayout(grid, 5)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(body, 1)
+        self.image_view.clicked.connect(self._on_image_clicked)
+        self.reset_button.clicked.connect(self.reset)
+        self.scale_check.toggled.connect(lambda on: self.redraw(self.session.set_scale(on)))
+
+    # ------------------------------------------------------------------ image and patches
+    @Slot(object)
+    def _on_vit_result(self, result) -> None:
+        self.image, self.grid = result.image, result.grid
+        self.image_view.set_image(self.image)
+        self.image_view.set_grid(self.grid)
+        gh, gw = self.grid
+        if not self.patches or any(r >= gh or c >= gw for r, c in self.patches):
+            self.patches = [(gh // 4, gw // 4), (gh // 4, 3 * gw // 4), (3 * gh // 4, gw // 4), (3 * gh // 4, 3 * gw // 4)]
+        self.take_patches()
+
+    def take_patches(self) -> None:
+        if self.image is None or len(self.patches) < TOKENS:
+            return
+        names = tuple(f"t{i + 1}" for i in range(TOKENS))
+        self.redraw(self.session.set_tokens(patch_tokens(self.image, self.grid, self.patches), names))
+        self._draw_patch_frames()
+
+    def pick_patch(self, row: int, col: int) -> None:
+        """The next token slot takes patch (row, col)."""
+        self.patches[self._next_slot] = (row, col)
+        self.pick_label.setText(f"t{self._next_slot + 1} = patch ({row},{col}); the next click sets "
+                                f"t{(self._next_slot + 1) % TOKENS + 1}.")
+        self._next_slot = (self._next_slot + 1) % TOKENS
+        self.take_patches()
+
+    @Slot(float, float)
+    def _on_image_clicked(self, x: float, y: float) -> None:
+        if self.image is None or math.isnan(x):
+            return
+        gh, gw = self.grid
+        h, w = self.image.shape[:2]
+        r, c = int(y * gh / h), int(x * gw / w)
+        if 0 <= r < gh and 0 <= c < gw and len(self.patches) == TOKENS:
+            self.pick_patch(r, c)
+
+    def _draw_patch_frames(self) -> None:
+        gh, gw = self.grid
+        h, w = self.image.shape[:2]
+        for (rect, label), (r, c) in zip(self.frames, self.patches):
+            rect.setRect(QRectF(c * w / gw, r * h / gh, w / gw, h / gh))
+            label.setPos(c * w / gw, r * h / gh)
+            rect.setVisible(True)
+            label.setVisible(True)
+
+    def reset(self) -> None:
+        for rect, label in self.frames:
+            rect.setVisible(False)
+            label.setVisible(False)
+        self.redraw(self.session.set_tokens(DEFAULT_X))
+
+    # ------------------------------------------------------------------ edits and drawing
+    @Slot(str, int, int, float)
+    def _on_edited(self, name: str, row: int, col: int, value: float) -> None:
+        self.redraw(self.session.set_entry(name, row, col, value))
+
+    def redraw(self, frame: ToyFrame) -> None:
+        for name, m in frame.matrices.items():
+            self.tables[name].set_matrix(m.title, m.values, m.row_labels, m.col_labels)
+        self.explanation.setText(frame.explanation)
+
+    def is_busy(self) -> bool:
+        return False
+
+    def shutdown(self) -> None:
+        pass
