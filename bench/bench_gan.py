@@ -40,6 +40,7 @@ def _tab(new_run: bool = True):
     """A GanTab on a fresh context, shown offscreen once torch is loaded; with new_run, a new run of the
     default settings is ready."""
     from app.context import AppContext
+    from app.gan_session import RunState
     from app.tabs.gan_tab import GanTab
 
     app = _app()
@@ -48,10 +49,9 @@ def _tab(new_run: bool = True):
     tab.resize(1280, 800)
     tab.show()
     _wait(app, lambda: ctx.torch_loaded, 120)
-    tab._loaded_once = True
     if new_run:
-        tab.reset()
-        _wait(app, lambda: tab._state == "ready", 120)
+        tab.image_page.reset()
+        _wait(app, lambda: tab.image_page.session.state == RunState.READY, 120)
     return app, ctx, tab
 
 
@@ -60,10 +60,11 @@ def _train_for(app, tab, seconds: float, view: bool, gaps: list[float] | None = 
     from models.gan.control import TrainingControl
     from models.gan.job import train_job
 
-    trainer = tab._run
-    control = tab.control if view else TrainingControl()
+    page = tab.image_page
+    trainer = page.session.run
+    control = page.control if view else TrainingControl()
     if view:
-        tab.start()
+        page.start()
     else:
         control.clear()
         tab.ctx.worker.submit(train_job, trainer, control, channel="gan", title="bench")
@@ -78,8 +79,8 @@ def _train_for(app, tab, seconds: float, view: bool, gaps: list[float] | None = 
         last = now
         time.sleep(0.005)
     rate = (trainer.step - s0) / (time.perf_counter() - t0)
-    (tab.pause if view else control.request_pause)()
-    _wait(app, lambda: not tab.ctx.worker.is_busy("gan") and tab._state != "running", 60)
+    (page.pause if view else control.request_pause)()
+    _wait(app, lambda: not tab.ctx.worker.is_busy("gan") and not page.session.busy, 60)
     return rate
 
 
@@ -179,14 +180,15 @@ def gan_curves_fps_1m() -> dict:
 def gan_2d_iterations_per_s() -> dict:
     """2-D mode through the tab: training iterations per second while the view shows ~30 frames per second."""
     app, ctx, tab = _tab(new_run=False)
-    tab.mode_toy.setChecked(True)
-    tab._toy_toggle()
+    tab.show_view("2d")
+    session = tab.toy_page.session
+    tab.toy_page.toggle()  # Play
     _wait(app, lambda: False, SETTLE_S)
-    i0, f0, t0, c0 = tab._toy.iteration, tab._toy_frames, time.perf_counter(), time.process_time()
+    i0, f0, t0, c0 = session.iteration, session.frames, time.perf_counter(), time.process_time()
     _wait(app, lambda: False, 8.0)
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    its, fps = (tab._toy.iteration - i0) / dt, (tab._toy_frames - f0) / dt
-    per_cpu_s = (tab._toy.iteration - i0) / max(cpu, 1e-9)
+    its, fps = (session.iteration - i0) / dt, (session.frames - f0) / dt
+    per_cpu_s = (session.iteration - i0) / max(cpu, 1e-9)
     tab.shutdown()
     ctx.worker.shutdown()
     return {"name": "gan_2d_iterations_per_s", "value": round(its), "unit": "it/s", "target": ">= 500",

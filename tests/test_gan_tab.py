@@ -1,11 +1,15 @@
-"""The GAN tab driven like a user: start, pause, resume, single step, save/load, bad files, 2-D mode."""
+"""The GAN tab driven like a user: start, pause, resume, single step, save/load, bad files, closing with unsaved
+training, the 2-D mode, and the layout at 1024x700."""
 from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from app.gan_session import CloseChoice, RunState  # noqa: E402
 
 
 @pytest.fixture
@@ -22,71 +26,204 @@ def tab(qtbot, tmp_path, monkeypatch):
     qtbot.waitExposed(page)
     page.errors = []
     ctx.error.connect(page.errors.append)
-    page.form.set_values({"batch_size": 8, "latent_size": 16, "sample_every": 2})
+    page.image_page.form.set_values({"batch_size": 8, "latent_size": 16, "sample_every": 2})
     yield page
     page.shutdown()
     ctx.worker.shutdown()
 
 
+def _state(tab) -> RunState:
+    return tab.image_page.session.state
+
+
 def test_start_pause_resume_and_single_step(tab, qtbot, tmp_path):
-    tab.start()  # no run yet: a new one is built from the settings and started
-    qtbot.waitUntil(lambda: tab._step >= 3, timeout=60000)
-    assert tab.curves.point_count() > 0 and tab.samples.items  # curves and grids moved
-    assert "steps/s" in tab.stats_label.text()
-    tab.pause()
-    qtbot.waitUntil(lambda: tab._state == "paused", timeout=20000)
-    frozen = tab._step
-    qtbot.wait(400)
-    assert tab._step == frozen  # pause stops the step counter
-    assert tab.start_btn.text() == "Resume"
-    tab.single_step()
-    qtbot.waitUntil(lambda: tab._state == "paused", timeout=20000)
-    assert tab._step == frozen + 1
-    assert len(tab.curves.data("G loss")[0]) == frozen + 1  # one point per step, none lost or doubled
+    page, session = tab.image_page, tab.image_page.session
+    page.start()  # no run yet: a new one is built from the settings and started
+    qtbot.waitUntil(lambda: session.step >= 3, timeout=60000)
+    assert page.curves.point_count() > 0 and page.samples.items  # curves and grids moved
+    assert "steps/s" in page.stats_label.text()
+    page.pause()
+    qtbot.waitUntil(lambda: _state(tab) == RunState.PAUSED, timeout=20000)
+    frozen = session.step
+    assert not tab.ctx.worker.is_busy("gan")  # the job has ended: nothing can train any more
+    assert page.start_btn.text() == "Resume"
+    page.single_step()
+    qtbot.waitUntil(lambda: _state(tab) == RunState.PAUSED, timeout=20000)
+    assert session.step == frozen + 1
+    assert len(page.curves.data("G loss")[0]) == frozen + 1  # one point per step, none lost or doubled
 
     path = tmp_path / "run.safetensors"
-    tab.save_run_file(str(path))
-    qtbot.waitUntil(path.exists, timeout=20000)
-    tab.reset()
-    qtbot.waitUntil(lambda: tab._state == "ready", timeout=30000)
-    assert tab._step == 0 and len(tab.curves.data("G loss")[0]) == 0  # a fresh run: only its first grid
-    tab.load_run_file(str(path))
-    qtbot.waitUntil(lambda: tab._state == "ready" and tab._step == frozen + 1, timeout=30000)
-    assert len(tab.curves.data("G loss")[0]) == frozen + 1  # the curves come back with the run
+    assert session.unsaved_steps() == frozen + 1
+    page.save_run_file(str(path))
+    qtbot.waitUntil(lambda: path.exists() and session.unsaved_steps() == 0, timeout=20000)
+    page.reset()
+    qtbot.waitUntil(lambda: _state(tab) == RunState.READY, timeout=30000)
+    assert session.step == 0 and len(page.curves.data("G loss")[0]) == 0  # a fresh run: only its first grid
+    page.load_run_file(str(path))
+    qtbot.waitUntil(lambda: _state(tab) == RunState.READY and session.step == frozen + 1, timeout=30000)
+    assert len(page.curves.data("G loss")[0]) == frozen + 1  # the curves come back with the run
     assert not tab.errors
 
 
 def test_a_broken_run_file_shows_a_message_and_keeps_the_tab_usable(tab, qtbot, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 64)
-    tab.load_run_file(str(bad))
+    tab.image_page.load_run_file(str(bad))
     qtbot.waitUntil(lambda: bool(tab.errors), timeout=20000)
     assert "bad.safetensors" in tab.errors[0]
-    assert tab._state in ("empty", "ready") and tab.start_btn.isEnabled()
+    assert _state(tab) in (RunState.EMPTY, RunState.READY) and tab.image_page.start_btn.isEnabled()
+
+
+def test_closing_with_unsaved_training_asks_and_save_saves_then_closes(tab, qtbot, tmp_path):
+    page = tab.image_page
+    asked: list[str] = []
+    answers = [CloseChoice.CANCEL, CloseChoice.SAVE]
+    page.ask_close = lambda question: (asked.append(question), answers.pop(0))[1]
+    path = tmp_path / "kept.safetensors"
+    page.ask_save_path = lambda: str(path)
+    assert tab.confirm_close() and not asked  # no run: nothing to lose, no question
+    page.start()
+    qtbot.waitUntil(lambda: page.session.step >= 2, timeout=60000)
+    assert not tab.confirm_close()  # Cancel: the window stays open, training goes on
+    assert "not saved" in asked[0] and _state(tab) == RunState.RUNNING
+    closed = []
+    tab.window().close = lambda: closed.append(True)  # tab is its own window here
+    assert not tab.confirm_close()  # Save: pauses, saves, then closes the window itself
+    qtbot.waitUntil(lambda: bool(closed), timeout=30000)
+    assert path.exists() and _state(tab) == RunState.PAUSED and page.session.unsaved_steps() == 0
+    assert tab.confirm_close() and len(asked) == 2  # saved: closing now asks nothing
+
+
+def test_discard_closes_without_saving(tab, qtbot):
+    page = tab.image_page
+    page.ask_close = lambda question: CloseChoice.DISCARD
+    page.ask_save_path = lambda: pytest.fail("Discard must not ask for a file")
+    page.single_step()  # builds a run
+    qtbot.waitUntil(lambda: _state(tab) == RunState.READY, timeout=60000)
+    page.single_step()
+    qtbot.waitUntil(lambda: page.session.step == 1 and _state(tab) == RunState.PAUSED, timeout=30000)
+    assert tab.confirm_close()
+
+
+def test_the_chosen_sample_grid_is_marked_on_the_curves(tab, qtbot):
+    page = tab.image_page
+    page.start()
+    qtbot.waitUntil(lambda: len(page.samples.items) >= 3, timeout=60000)
+    page.pause()
+    qtbot.waitUntil(lambda: _state(tab) == RunState.PAUSED, timeout=20000)
+    assert page.curves.marker() is None  # following the newest grid: no marker
+    page.samples.slider.setValue(1)  # the user goes back to the second grid
+    step = page.samples.current_step()
+    assert page.curves.marker() == step
+    lines = page.curves.marker_lines()
+    assert len(lines) == 4 and all(ln.isVisible() and ln.value() == step for ln in lines.values())
+    page.samples.slider.setValue(page.samples.slider.maximum())
+    assert page.curves.marker() is None and not any(ln.isVisible() for ln in lines.values())
+
+
+def test_view_switches_pages_and_rejects_unknown_views(tab):
+    assert tab.views == ("image", "2d") and tab.current_view() == "image"
+    tab.show_view("2d")
+    assert tab.stack.currentWidget() is tab.toy_page and tab.toy_page.session.toy is not None
+    tab.show_view("image")
+    assert tab.stack.currentWidget() is tab.image_page
+    with pytest.raises(ValueError):
+        tab.show_view("3d")
 
 
 def test_the_2d_mode_trains_and_pauses(tab, qtbot):
-    tab.mode_toy.setChecked(True)
-    assert tab.stack.currentIndex() == 1
-    tab._toy_toggle()  # Play
-    qtbot.waitUntil(lambda: tab._toy is not None and tab._toy.iteration > 200 and tab._toy_frames > 3, timeout=30000)
-    tab._toy_toggle()  # Pause
-    qtbot.wait(200)
-    frozen = tab._toy.iteration
-    qtbot.wait(300)
-    assert tab._toy.iteration == frozen
-    tab.toy_d.setChecked(True)
-    g_before = tab._toy.G.flat.copy()
-    tab._toy_single()
-    qtbot.waitUntil(lambda: tab._toy.iteration == frozen + 1, timeout=10000)
-    assert (tab._toy.G.flat == g_before).all()  # D only: G did not move
+    tab.show_view("2d")
+    toy_page, session = tab.toy_page, tab.toy_page.session
+    assert "D loss — · G loss —" in toy_page.status.text()  # iteration 0 has no losses yet
+    toy_page.toggle()  # Play
+    qtbot.waitUntil(lambda: session.iteration > 200 and session.frames > 3, timeout=30000)
+    assert "—" not in toy_page.status.text()
+    toy_page.toggle()  # Pause
+    qtbot.waitUntil(lambda: not tab.ctx.worker.is_busy("gan2d"), timeout=10000)
+    frozen = session.iteration
+    assert toy_page.play_btn.text() == "Play"
+    toy_page.mode_buttons[toy_page.mode().D_ONLY].setChecked(True)
+    g_before = session.toy.G.flat.copy()
+    toy_page.single()
+    qtbot.waitUntil(lambda: session.iteration == frozen + 1 and not session.job_active, timeout=10000)
+    assert (session.toy.G.flat == g_before).all()  # D only: G did not move
 
 
-def test_slow_motion_trains_a_few_iterations_per_second(tab, qtbot):
-    tab.mode_toy.setChecked(True)
-    tab.toy_slow.setChecked(True)
-    tab._toy_toggle()
-    qtbot.wait(1300)
-    n = tab._toy.iteration
-    tab._toy_toggle()
-    assert 2 <= n <= 10  # ~5 per second, each one shown
+def test_slow_motion_shows_every_iteration(tab, qtbot):
+    tab.show_view("2d")
+    toy_page, session = tab.toy_page, tab.toy_page.session
+    toy_page.slow.setChecked(True)
+    toy_page.toggle()
+    qtbot.waitUntil(lambda: session.iteration >= 4, timeout=20000)
+    toy_page.toggle()
+    qtbot.waitUntil(lambda: not session.job_active, timeout=10000)
+    shown = list(session.shown_iterations)
+    assert shown[-1] == session.iteration  # the last iteration is on screen
+    assert set(range(shown[0], shown[-1] + 1)) <= set(shown)  # every iteration was shown, none skipped
+    assert max(np.diff(shown)) <= 1
+
+
+def test_heatmap_covers_everything_the_axes_show(tab, qtbot):
+    tab.resize(*TAB_SIZE_AT_1024)
+    tab.show_view("2d")
+    view = tab.toy_page.view
+    qtbot.waitUntil(lambda: view.visible_rect() == tab.toy_page.session.heat_rect, timeout=5000)
+    x0, x1, y0, y1 = view.visible_rect()
+    assert max(x1 - x0, y1 - y0) > 5.5  # wider than the data's [-2.5, 2.5]: the case that was broken
+    hx0, hx1, hy0, hy1 = view.heat_rect()
+    tol = 1e-6 * (x1 - x0)
+    assert hx0 <= x0 + tol and hx1 >= x1 - tol and hy0 <= y0 + tol and hy1 >= y1 - tol
+
+
+TAB_SIZE_AT_1024 = (1000, 610)  # what a tab gets in a 1024x700 window (menu, tab bar, status bar, frames)
+
+
+def _overlaps(a, b) -> bool:
+    return a.intersects(b) and not a.intersected(b).isEmpty()
+
+
+@pytest.mark.parametrize("view", ["image", "2d"])
+def test_controls_neither_overlap_nor_get_cut_off_at_1024x700(tab, qtbot, view):
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, QSlider, QWidget
+
+    tab.show_view(view)
+    tab.resize(*TAB_SIZE_AT_1024)
+    QApplication.processEvents()
+    assert (tab.width(), tab.height()) == TAB_SIZE_AT_1024  # no minimum size pushes the window past 1024x700
+    page = tab.stack.currentWidget()
+    kinds = (QAbstractButton, QSlider, QLineEdit, QLabel)
+    widgets = [w for w in page.findChildren(QWidget) if isinstance(w, kinds) and w.isVisibleTo(tab) and w.width() > 0]
+    if view == "image":  # the controls of the issue are among those checked
+        assert {page.curves.envelope_box, page.curves.follow_box} <= set(widgets)
+    tab_rect = QRect(0, 0, tab.width(), tab.height())
+    rects = {}
+    for w in widgets:
+        r = QRect(w.mapTo(tab, w.rect().topLeft()), w.size())
+        if w.inherits("QAbstractButton"):  # a check box or button narrower than its text is cut off
+            assert w.width() >= min(w.sizeHint().width(), w.maximumWidth()), f"{w.text()!r} is cut off"
+        clip = w.visibleRegion().boundingRect()
+        if not w.parentWidget().inherits("QScrollArea") and not _inside_scroll(w):
+            assert tab_rect.contains(r), f"{_name(w)} leaves the tab"
+            assert clip.width() == w.width(), f"{_name(w)} is clipped"
+        rects[w] = r
+    items = list(rects.items())
+    for i, (a, ra) in enumerate(items):
+        for b, rb in items[i + 1:]:
+            if a.isAncestorOf(b) or b.isAncestorOf(a):
+                continue
+            assert not _overlaps(ra, rb), f"{_name(a)} overlaps {_name(b)}"
+
+
+def _inside_scroll(w) -> bool:
+    p = w.parentWidget()
+    while p is not None:
+        if p.inherits("QScrollArea"):
+            return True
+        p = p.parentWidget()
+    return False
+
+
+def _name(w) -> str:
+    text = "" if w.inherits("QSlider") else w.text()
+    return f"{type(w).__name__}({text[:30]!r})"

@@ -15,6 +15,7 @@ FAKE_COLOUR = (171, 71, 188)
 
 class Toy2DView(pg.PlotWidget):
     point_added = Signal(float, float)  # data coordinates of a click in drawing mode
+    visible_rect_changed = Signal(float, float, float, float)  # x0, x1, y0, y1 shown (e.g. after a resize)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -48,14 +49,33 @@ class Toy2DView(pg.PlotWidget):
         self.arrow_scale = 0.25
         self.frames_shown = 0
         self._real_shown: np.ndarray | None = None
+        self._shown_rect: tuple[float, float, float, float] | None = None
         self.setRange(xRange=(-self._extent, self._extent), yRange=(-self._extent, self._extent), padding=0)
         self.scene().sigMouseClicked.connect(self._on_click)
+        self.getPlotItem().vb.sigRangeChanged.connect(self._on_range)
+
+    def visible_rect(self) -> tuple[float, float, float, float]:
+        """(x0, x1, y0, y1) of what the axes show now."""
+        (x0, x1), (y0, y1) = self.getPlotItem().vb.viewRange()
+        return float(x0), float(x1), float(y0), float(y1)
+
+    def _on_range(self, *args) -> None:
+        rect = self.visible_rect()
+        if rect != self._shown_rect:
+            self._shown_rect = rect
+            self.visible_rect_changed.emit(*rect)
+
+    def heat_rect(self) -> tuple[float, float, float, float]:
+        """(x0, x1, y0, y1) the heatmap covers."""
+        r = self.heat.mapRectToParent(self.heat.boundingRect())
+        return r.left(), r.right(), r.top(), r.bottom()
 
     def show_frame(self, real: np.ndarray, fake: np.ndarray, arrows: np.ndarray, heatmap: np.ndarray,
-                   extent: float) -> None:
-        """real (N, 2), fake (M, 2), arrows (M, 2) gradient directions, heatmap (res, res) in [0, 1]."""
+                   extent: float, rect: tuple[float, float, float, float] | None = None) -> None:
+        """real (N, 2), fake (M, 2), arrows (M, 2) gradient directions, heatmap (rows, cols) in [0, 1] covering
+        rect = (x0, y0, width, height) (default: the data square [-extent, extent]^2)."""
         self.heat.setImage(heatmap, autoLevels=False, levels=(0.0, 1.0))
-        self.heat.setRect(-extent, -extent, 2 * extent, 2 * extent)
+        self.heat.setRect(*(rect or (-extent, -extent, 2 * extent, 2 * extent)))
         if real is not self._real_shown:  # the real data only changes on reset
             self.real.setData(real[:, 0], real[:, 1])
             self._real_shown = real

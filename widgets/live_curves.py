@@ -22,97 +22,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
-from superqt import QLabeledDoubleSlider
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QLayout, QVBoxLayout, QWidget
+
+from .curve_data import PeakPyramid, SeriesData, debiased_ema  # noqa: F401  (PeakPyramid, debiased_ema: API)
+from .float_slider import FloatSlider
 
 PALETTE = ((66, 133, 244), (234, 67, 53), (251, 188, 5), (52, 168, 83), (171, 71, 188), (0, 172, 193),
            (255, 112, 67), (158, 157, 36))
 GRID = True
 BACKGROUND = (30, 31, 34)
-ENVELOPE_DIVISOR = 6  # envelope blocks are this many times wider than the raw curve's
-
-
-class _Buffer:
-    """Growable (step, value) columns; amortised O(1) appends, views without copies."""
-
-    def __init__(self, capacity: int = 4096):
-        self.x = np.empty(capacity, np.float64)
-        self.y = np.empty(capacity, np.float64)
-        self.n = 0
-
-    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
-        need = self.n + len(x)
-        if need > len(self.x):
-            cap = max(need + need // 2, 2 * len(self.x))
-            for name in ("x", "y"):
-                old = getattr(self, name)
-                new = np.empty(cap, np.float64)
-                new[: self.n] = old[: self.n]
-                setattr(self, name, new)
-        self.x[self.n:need] = x
-        self.y[self.n:need] = y
-        self.n = need
-
-    def truncate(self, n: int) -> None:
-        self.n = max(0, min(n, self.n))
-
-
-class PeakPyramid:
-    """Min/max of a growing series over blocks of FAN**level points, kept up to date as points arrive.
-
-    Any view range then costs O(pixels), not O(points): this is what keeps a million-step run at 30 fps
-    (pyqtgraph's own peak downsampling rescans every point on every redraw).
-    """
-
-    FAN = 4
-
-    def __init__(self, levels: int = 11):
-        self.lo: list[np.ndarray] = [np.empty(0) for _ in range(levels)]  # lo[0]/hi[0] unused: level 0 is raw
-        self.hi: list[np.ndarray] = [np.empty(0) for _ in range(levels)]
-        self.count = [0] * levels
-
-    def update(self, y: np.ndarray) -> None:
-        """y: the whole raw series so far (a view); only new complete blocks are computed."""
-        below_lo, below_hi, below_n = y, y, len(y)
-        for lev in range(1, len(self.lo)):
-            have = self.count[lev]
-            full = below_n // self.FAN
-            if full > have:
-                seg_lo = below_lo[have * self.FAN: full * self.FAN].reshape(-1, self.FAN).min(1)
-                seg_hi = below_hi[have * self.FAN: full * self.FAN].reshape(-1, self.FAN).max(1)
-                if full > len(self.lo[lev]):
-                    cap = max(full + full // 2, 64)
-                    for arrs in (self.lo, self.hi):
-                        grown = np.empty(cap)
-                        grown[:have] = arrs[lev][:have]
-                        arrs[lev] = grown
-                self.lo[lev][have:full] = seg_lo
-                self.hi[lev][have:full] = seg_hi
-                self.count[lev] = full
-            below_lo, below_hi, below_n = self.lo[lev], self.hi[lev], self.count[lev]
-
-    def truncate(self, n: int) -> None:
-        for lev in range(1, len(self.count)):
-            self.count[lev] = min(self.count[lev], n // self.FAN ** lev)
-
-    def query(self, x: np.ndarray, y: np.ndarray, i0: int, i1: int, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Between bins / 2 and 2 * bins (x, min, max) blocks covering raw indices [i0, i1)."""
-        span = max(i1 - i0, 1)
-        lev = 0
-        while lev + 1 < len(self.count) and span / self.FAN ** lev > 2 * bins:
-            lev += 1
-        if lev == 0:
-            return x[i0:i1], y[i0:i1], y[i0:i1]
-        size = self.FAN ** lev
-        b0, b1 = i0 // size, min(i1 // size, self.count[lev])
-        xs = x[b0 * size: b1 * size: size]
-        lo, hi = self.lo[lev][b0:b1], self.hi[lev][b0:b1]
-        tail = b1 * size
-        if tail < i1:  # the incomplete last block, from the raw values
-            xs = np.append(xs, x[tail])
-            lo = np.append(lo, y[tail:i1].min())
-            hi = np.append(hi, y[tail:i1].max())
-        return xs, lo, hi
+MARKER_COLOUR = (230, 230, 230, 170)
 
 
 @dataclass
@@ -120,35 +39,13 @@ class _Series:
     name: str
     plot: str
     color: tuple[int, int, int]
-    raw: _Buffer = field(default_factory=_Buffer)
-    peaks: PeakPyramid = field(default_factory=PeakPyramid)
-    smooth: _Buffer = field(default_factory=_Buffer)  # debiased EMA, same x as raw
-    ema_state: float = 0.0  # the biased EMA after the last point
-    ema_count: int = 0  # points that entered the EMA (for the debiasing)
+    data: SeriesData = field(default_factory=SeriesData)
     raw_item: pg.PlotDataItem | None = None
     smooth_item: pg.PlotDataItem | None = None
     env_item: pg.FillBetweenItem | None = None
     env_lo: pg.PlotDataItem | None = None
     env_hi: pg.PlotDataItem | None = None
     dirty: bool = True
-
-
-def debiased_ema(y: np.ndarray, w: float, state: float = 0.0, count: int = 0) -> tuple[np.ndarray, float, int]:
-    """TensorBoard smoothing of y continuing from (state, count): (smoothed, new state, new count).
-    Non-finite values are carried over (the EMA holds), so one NaN does not erase the curve."""
-    y = np.asarray(y, np.float64)
-    if w <= 0:
-        return y.copy(), float(y[-1]) if len(y) else state, count + len(y)
-    finite = np.isfinite(y)
-    if not finite.all():  # hold the previous value for NaN/Inf
-        idx = np.where(finite, np.arange(len(y)), -1)
-        np.maximum.accumulate(idx, out=idx)
-        y = np.where(idx >= 0, y[np.maximum(idx, 0)], state / max(1 - w ** count, 1e-12) if count else 0.0)
-    from scipy.signal import lfilter  # here, not at module import: scipy.signal costs ~0.8 s of start-up
-
-    biased, _ = lfilter([1 - w], [1, -w], y, zi=np.array([w * state]))
-    n = count + np.arange(1, len(y) + 1)
-    return biased / (1 - w ** n), float(biased[-1]) if len(y) else state, count + len(y)
 
 
 class LiveCurves(QWidget):
@@ -160,21 +57,24 @@ class LiveCurves(QWidget):
         self._series: dict[str, _Series] = {}
         self._order: list[str] = []  # for append(step, *values)
         self._plots: dict[str, pg.PlotItem] = {}
+        self._markers: dict[str, pg.InfiniteLine] = {}
+        self._marker: float | None = None
         self._w = smoothing
         self._envelope = False
         self._log = False
         self._follow = True
-        self._programmatic_range = False
         self.redraw_count = 0
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(BACKGROUND)
         self.graphics.ci.setSpacing(2)
 
-        self.smoothing_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.smoothing_slider = FloatSlider(Qt.Orientation.Horizontal)
         self.smoothing_slider.setRange(0.0, 0.999)
         self.smoothing_slider.setDecimals(3)
-        self.smoothing_slider.setMinimumWidth(140)
+        self.smoothing_slider.setSingleStep(0.01)
+        self.smoothing_slider.setPageStep(0.1)
+        self.smoothing_slider.slider.setMinimumWidth(80)
         self.smoothing_slider.setValue(smoothing)
         self.smoothing_slider.setToolTip("Debiased exponential moving average weight (0: raw, 0.99: very smooth)")
         self.smoothing_slider.valueChanged.connect(self.set_smoothing)
@@ -187,14 +87,28 @@ class LiveCurves(QWidget):
         self.follow_box.setToolTip("Keep the newest steps in view. Zooming or panning turns this off.")
         self.follow_box.toggled.connect(self.set_follow)
 
-        controls = QHBoxLayout()
-        controls.setContentsMargins(4, 0, 4, 0)
-        controls.addWidget(QLabel("Smoothing"))
-        controls.addWidget(self.smoothing_slider, 1)
+        self.toggles = QWidget()  # the check boxes: beside the slider when they fit, else on a row below
+        tl = QHBoxLayout(self.toggles)
+        tl.setContentsMargins(0, 0, 0, 0)
         for w in (self.envelope_box, self.log_box, self.follow_box):
-            controls.addWidget(w)
+            tl.addWidget(w)
+        self._row1 = QHBoxLayout()
+        self._row1.setContentsMargins(4, 0, 4, 0)
+        self._row1.addWidget(QLabel("Smoothing"))
+        self._row1.addWidget(self.smoothing_slider, 1)
+        self._row2 = QHBoxLayout()
+        self._row2.setContentsMargins(4, 0, 4, 0)
+        self._row1.addWidget(self.toggles)
+        self._wrapped = False
+        rows = QVBoxLayout()
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(2)
+        rows.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)  # the minimum is the two-row one, below
+        rows.addLayout(self._row1)
+        rows.addLayout(self._row2)
         self.controls = QWidget()
-        self.controls.setLayout(controls)
+        self.controls.setLayout(rows)
+        self.controls.setMinimumWidth(max(self._smoothing_width(), self.toggles.sizeHint().width()) + 8)
         self.controls.setVisible(show_controls)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -206,6 +120,31 @@ class LiveCurves(QWidget):
         self._timer.setInterval(int(1000 / max_fps))
         self._timer.timeout.connect(self._redraw)
         self._timer.start()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._place_toggles(event.size().width())
+
+    def _smoothing_width(self) -> int:
+        """'Smoothing' and a usable slider with its value."""
+        return (self._row1.itemAt(0).widget().sizeHint().width() + self.smoothing_slider.minimumSizeHint().width()
+                + self._row1.spacing())
+
+    def _place_toggles(self, width: int) -> None:
+        """One row when 'Smoothing', a usable slider and the check boxes fit side by side, else two rows."""
+        one_row = self._smoothing_width() + self.toggles.sizeHint().width() + 2 * self._row1.spacing() + 8
+        wrap = width < one_row
+        if wrap == self._wrapped:
+            return
+        self._wrapped = wrap
+        (self._row1 if wrap else self._row2).removeWidget(self.toggles)
+        if wrap:
+            self._row2.addWidget(self.toggles)
+            self._row2.addStretch(1)
+        else:
+            stretch = self._row2.takeAt(0)  # the stretch left behind
+            del stretch
+            self._row1.addWidget(self.toggles)
 
     # ---- building
     def add_plot(self, name: str, y_label: str = "") -> pg.PlotItem:
@@ -227,6 +166,13 @@ class LiveCurves(QWidget):
         plot.getViewBox().sigXRangeChanged.connect(self._on_x_range)
         plot.enableAutoRange(x=False, y=False) if self._follow else plot.enableAutoRange(x=True, y=True)
         plot.setLogMode(y=self._log)
+        marker = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(MARKER_COLOUR, width=1,
+                                                                      style=Qt.PenStyle.DashLine))
+        marker.setVisible(self._marker is not None)
+        if self._marker is not None:
+            marker.setValue(self._marker)
+        plot.addItem(marker, ignoreBounds=True)
+        self._markers[name] = marker
         self._plots[name] = plot
         return plot
 
@@ -274,36 +220,45 @@ class LiveCurves(QWidget):
         y = np.atleast_1d(np.asarray(values, np.float64))
         if len(x) == 0:
             return
-        s.raw.extend(x, y)
-        s.peaks.update(s.raw.y[: s.raw.n])
-        sm, s.ema_state, s.ema_count = debiased_ema(y, self._w, s.ema_state, s.ema_count)
-        s.smooth.extend(x, sm)
+        s.data.extend(x, y, self._w)
         s.dirty = True
 
     def truncate(self, last_step: float) -> None:
         """Drop every point after last_step (a run rolled back); smoothing is recomputed."""
         for s in self._series.values():
-            n = int(np.searchsorted(s.raw.x[: s.raw.n], last_step, side="right"))
-            if n < s.raw.n:
-                s.raw.truncate(n)
-                s.peaks.truncate(n)
-                self._resmooth(s)
+            if s.data.truncate_after(last_step, self._w):
+                s.dirty = True
 
     def clear(self) -> None:
         for s in self._series.values():
-            s.raw.truncate(0)
-            s.peaks.truncate(0)
-            s.smooth.truncate(0)
-            s.ema_state, s.ema_count, s.dirty = 0.0, 0, True
+            s.data.clear()
+            s.dirty = True
+        self.set_marker(None)
         self.set_follow(True)
 
     def data(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(steps, raw, smoothed) of one series (views, do not modify)."""
-        s = self._series[name]
-        return s.raw.x[: s.raw.n], s.raw.y[: s.raw.n], s.smooth.y[: s.smooth.n]
+        d = self._series[name].data
+        return d.raw.x[: d.n], d.raw.y[: d.n], d.smooth.y[: d.smooth.n]
 
     def point_count(self) -> int:
-        return sum(s.raw.n for s in self._series.values())
+        return sum(s.data.n for s in self._series.values())
+
+    # ---- the step marker
+    def set_marker(self, step: float | None) -> None:
+        """A vertical line at `step` on every plot (e.g. the step of the sample grid looked at); None hides it."""
+        self._marker = None if step is None else float(step)
+        for line in self._markers.values():
+            if self._marker is not None:
+                line.setValue(self._marker)
+            line.setVisible(self._marker is not None)
+
+    def marker(self) -> float | None:
+        return self._marker
+
+    def marker_lines(self) -> dict[str, pg.InfiniteLine]:
+        """The marker line of each plot (to inspect what is drawn)."""
+        return dict(self._markers)
 
     # ---- options
     @Slot(float)
@@ -312,17 +267,8 @@ class LiveCurves(QWidget):
         if abs(self.smoothing_slider.value() - self._w) > 1e-9:
             self.smoothing_slider.setValue(self._w)
         for s in self._series.values():
-            self._resmooth(s)
-
-    def _resmooth(self, s: _Series) -> None:
-        x, y = s.raw.x[: s.raw.n], s.raw.y[: s.raw.n]
-        s.smooth.truncate(0)
-        if s.raw.n:
-            sm, s.ema_state, s.ema_count = debiased_ema(y, self._w)
-            s.smooth.extend(x, sm)
-        else:
-            s.ema_state, s.ema_count = 0.0, 0
-        s.dirty = True
+            s.data.resmooth(self._w)
+            s.dirty = True
 
     @Slot(bool)
     def set_envelope(self, on: bool) -> None:
@@ -386,16 +332,12 @@ class LiveCurves(QWidget):
 
     def _visible(self, s: _Series) -> tuple[int, int, int]:
         """Raw index range in view (all when following) and the pixel width to fill."""
-        n = s.raw.n
         plot = self._plots[s.plot]
         width = max(int(plot.getViewBox().width()), 100)
-        if self._follow or n == 0:
-            return 0, n, width
+        if self._follow or s.data.n == 0:
+            return 0, s.data.n, width
         x0, x1 = plot.getViewBox().viewRange()[0]
-        xs = s.raw.x[:n]
-        i0 = max(int(np.searchsorted(xs, x0, side="left")) - 1, 0)
-        i1 = min(int(np.searchsorted(xs, x1, side="right")) + 1, n)
-        return i0, i1, width
+        return (*s.data.visible(x0, x1), width)
 
     @Slot()
     def _redraw(self) -> None:
@@ -407,28 +349,16 @@ class LiveCurves(QWidget):
                 continue
             s.dirty = False
             drew = True
-            x, y, sm_all = s.raw.x, s.raw.y, s.smooth.y
             i0, i1, width = self._visible(s)
             if i1 <= i0:
                 for item in (s.raw_item, s.smooth_item, s.env_lo, s.env_hi):
                     item.setData([], [])
                 continue
-            bx, lo, hi = s.peaks.query(x, y, i0, i1, width // 2)  # at most one min/max pair per pixel column
-            rx = np.append(np.repeat(bx, 2), x[i1 - 1])  # ... ending on the newest point
-            ry = np.append(np.column_stack([lo, hi]).ravel(), y[i1 - 1])
-            step = max(1, (i1 - i0) // max(width // 3, 1))  # smooth: a point per 3 px (wide pens are costly)
-            sx, sy = x[i0:i1:step], sm_all[i0:i1:step]
-            if (i1 - 1 - i0) % step:  # always end on the newest point
-                sx, sy = np.append(sx, x[i1 - 1]), np.append(sy, sm_all[i1 - 1])
-            if self._log:  # only positive values have a logarithm
-                ry = np.where(ry > 0, ry, np.nan)
-                sy = np.where(sy > 0, sy, np.nan)
+            rx, ry, sx, sy = s.data.render(i0, i1, width, self._log)
             s.raw_item.setData(rx, ry, connect="finite")
             s.smooth_item.setData(sx, sy, connect="finite")
             if self._envelope:
-                ex, elo, ehi = s.peaks.query(x, y, i0, i1, max(width // ENVELOPE_DIVISOR, 8))
-                if self._log:
-                    elo, ehi = np.where(elo > 0, elo, np.nan), np.where(ehi > 0, ehi, np.nan)
+                ex, elo, ehi = s.data.envelope(i0, i1, width, self._log)
                 s.env_lo.setData(ex, elo)
                 s.env_hi.setData(ex, ehi)
         if drew:
@@ -461,8 +391,8 @@ class LiveCurves(QWidget):
         cached on most frames."""
         lo, hi = np.inf, -np.inf
         for s in self._series.values():
-            if s.raw.n:
-                lo, hi = min(lo, s.raw.x[0]), max(hi, s.raw.x[s.raw.n - 1])
+            if s.data.n:
+                lo, hi = min(lo, s.data.raw.x[0]), max(hi, s.data.raw.x[s.data.n - 1])
         if not (np.isfinite(lo) and self._plots):
             return
         first = next(iter(self._plots.values()))

@@ -79,7 +79,7 @@ class SampleGridHistory(QWidget):
     # ---- data
     def add(self, step: int, image: np.ndarray) -> None:
         """Offer a new image; shown at once when the slider is at the newest one."""
-        following = self.slider.value() >= self.slider.maximum()
+        following = self.is_following()
         keep = self._offers % self.stride == 0
         self._offers += 1
         newest = (step, image)
@@ -104,6 +104,10 @@ class SampleGridHistory(QWidget):
     def clear(self) -> None:
         self.items, self.stride, self._offers = [], 1, 0
         self._sync_slider(True)
+
+    def is_following(self) -> bool:
+        """True while the newest image is shown (the slider at its right end)."""
+        return self.slider.value() >= self.slider.maximum()
 
     def current_step(self) -> int | None:
         if not self.items:

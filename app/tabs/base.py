@@ -44,6 +44,11 @@ class TabPage(QWidget):
     def on_shown(self) -> None:
         """The tab became the visible one."""
 
+    def confirm_close(self) -> bool:
+        """The window is about to close. False keeps it open: the page asked about unsaved work and the user
+        cancelled, or the page saves first and closes the window itself when done."""
+        return True
+
     def shutdown(self) -> None:
         """The window is closing: stop timers, cancel this tab's work."""
 

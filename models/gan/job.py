@@ -34,6 +34,7 @@ class GanUpdate:
     elapsed_s: float
     health: tuple[HealthWarning, ...]
     message: str = ""  # e.g. "saved to ..."
+    saved_step: int = -1  # the step just saved to a file (-1: none saved since the previous update)
 
     @property
     def steps(self) -> np.ndarray:
@@ -48,7 +49,8 @@ class GanRunEnd:
     rolled_back_to: int | None = None  # the step the trainer went back to after a NaN/Inf
 
 
-def _update(trainer: GanTrainer, sent_metrics: int, sent_div: int, grid, timer: StepTimer, message="") -> GanUpdate:
+def _update(trainer: GanTrainer, sent_metrics: int, sent_div: int, grid, timer: StepTimer, message="",
+            saved_step: int = -1) -> GanUpdate:
     m = trainer.metrics.view()
     d = trainer.diversity.view()
     tail = m[-600:]  # the checks look at recent steps only: constant cost however long the run
@@ -57,7 +59,7 @@ def _update(trainer: GanTrainer, sent_metrics: int, sent_div: int, grid, timer: 
     return GanUpdate(
         first_step=sent_metrics + 1, metrics=m[sent_metrics:].copy(), diversity=d[sent_div:].copy(),
         grid=grid, grid_step=trainer.step, step=trainer.step, steps_per_s=timer.steps_per_s(),
-        elapsed_s=timer.elapsed, health=health, message=message)
+        elapsed_s=timer.elapsed, health=health, message=message, saved_step=saved_step)
 
 
 def train_job(ctx: JobContext, trainer: GanTrainer, control, max_steps: int | None = None):
@@ -92,11 +94,11 @@ def _train(ctx: JobContext, trainer: GanTrainer, control, max_steps: int | None)
             if changes:
                 trainer.set_hparams(**changes)
             save_path = control.take_save()
-            saved = ""
+            saved, saved_step = "", -1
             if save_path:
                 trainer.elapsed_s = timer.elapsed
                 save_run(trainer, save_path, timer.elapsed)
-                saved = f"Saved step {trainer.step} to {save_path}"
+                saved, saved_step = f"Saved step {trainer.step} to {save_path}", trainer.step
             trainer.train_step()
             timer.tick(trainer.step)
             grid = None
@@ -104,7 +106,7 @@ def _train(ctx: JobContext, trainer: GanTrainer, control, max_steps: int | None)
                 grid, _ = trainer.make_samples()
             now = time.perf_counter()
             if grid is not None or saved or now - last_yield >= control.min_update_interval_s:
-                upd = _update(trainer, sent_m, sent_d, grid, timer, saved)
+                upd = _update(trainer, sent_m, sent_d, grid, timer, saved, saved_step)
                 sent_m, sent_d = len(trainer.metrics), len(trainer.diversity)
                 last_yield = now
                 yield upd

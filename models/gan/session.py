@@ -35,6 +35,7 @@ class RunReady:
     real_grid: np.ndarray  # (H, W, 3) uint8
     elapsed_s: float
     current_grid: tuple  # (step, (H, W, 3) uint8): G as it is now (the thinned history may not hold it)
+    device: str = ""  # where the run's networks and optimiser state live
 
 
 def _ready(trainer: GanTrainer, title: str) -> RunReady:
@@ -44,7 +45,7 @@ def _ready(trainer: GanTrainer, title: str) -> RunReady:
         current = (trainer.step, trainer.make_samples()[0])  # show the generator as it is now
     return RunReady(trainer, title, trainer.config.to_dict(), trainer.step, trainer.metrics.view().copy(),
                     trainer.diversity.view().copy(), list(trainer.grids.items), trainer.grids.stride,
-                    trainer.real_grid(), trainer.elapsed_s, current)
+                    trainer.real_grid(), trainer.elapsed_s, current, str(trainer.device))
 
 
 def _with_progress(ctx: JobContext, fn, *args):

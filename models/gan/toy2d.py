@@ -17,7 +17,7 @@ from ..jobs import JobContext
 from .history import GrowableArray
 from .toy_numpy import MLP, Adam, _sigmoid, get_toy_loss
 
-EXTENT = 2.5  # the view shows [-EXTENT, EXTENT]^2
+EXTENT = 2.5  # the data live in [-EXTENT, EXTENT]^2 (a view may show more around it)
 
 
 def ring(n: int, rng: np.random.Generator, modes: int = 8, radius: float = 1.6, std: float = 0.08) -> np.ndarray:
@@ -53,7 +53,7 @@ class ToyConfig:
     seed: int = 0
     n_real: int = 1024  # real points (those shown)
     n_fake: int = 256  # generated points shown, from fixed noise
-    heat_res: int = 48  # heatmap grid side
+    heat_res: int = 48  # heatmap cells along the shorter side of the heatmap's rectangle
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,25 @@ class ToyFrame:
     real: np.ndarray  # (n_real, 2) float32
     fake: np.ndarray  # (n_fake, 2) float32 G(fixed noise)
     arrows: np.ndarray  # (n_fake, 2) float32: -d(G loss)/d(point), the way G wants each point to move
-    heatmap: np.ndarray  # (res, res) float32 in [0, 1]: D's "real" probability, row 0 at y = -EXTENT
-    extent: float
+    heatmap: np.ndarray  # (rows, cols) float32 in [0, 1]: D's "real" probability over rect, row 0 at the bottom
+    extent: float  # the data's square [-extent, extent]^2
     d_loss: float
     g_loss: float
     iters_per_s: float
+    rect: tuple[float, float, float, float] = (-EXTENT, -EXTENT, 2 * EXTENT, 2 * EXTENT)  # heatmap (x0, y0, w, h)
+
+
+def heat_grid(rect: tuple[float, float, float, float], res: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Cell centres covering rect = (x0, x1, y0, y1) with about square cells, `res` along the shorter side:
+    ((rows*cols, 2) points, row by row from the bottom, (rows, cols))."""
+    x0, x1, y0, y1 = rect
+    w, h = max(x1 - x0, 1e-6), max(y1 - y0, 1e-6)
+    cell = min(w, h) / res
+    cols, rows = max(1, min(4 * res, round(w / cell))), max(1, min(4 * res, round(h / cell)))
+    xs = x0 + (np.arange(cols) + 0.5) * (w / cols)  # (cols,)
+    ys = y0 + (np.arange(rows) + 0.5) * (h / rows)  # (rows,)
+    gx, gy = np.meshgrid(xs, ys)  # row index = y
+    return np.stack([gx.ravel(), gy.ravel()], 1), (rows, cols)
 
 
 class ToyGan:
@@ -94,11 +108,17 @@ class ToyGan:
         self.opt_d = Adam(self.D.flat, config.lr_d)
         self.rng = np.random.default_rng(config.seed + 1)
         self.fixed_z = np.random.default_rng(config.seed + 2).standard_normal((config.n_fake, config.latent))
-        axis = np.linspace(-EXTENT, EXTENT, config.heat_res)
-        gx, gy = np.meshgrid(axis, axis)  # row index = y
-        self.grid_pts = np.stack([gx.ravel(), gy.ravel()], 1)  # (res*res, 2)
+        self._heat: tuple = ()
+        self.set_heat_rect((-EXTENT, EXTENT, -EXTENT, EXTENT))
         self.iteration = 0
         self.losses = GrowableArray(2)  # (iterations, [d_loss, g_loss])
+
+    def set_heat_rect(self, rect: tuple[float, float, float, float]) -> None:
+        """The heatmap of the next frames covers rect = (x0, x1, y0, y1) (what the view shows). Safe to call
+        from another thread while frames are made: the grid is swapped in one assignment."""
+        pts, shape = heat_grid(rect, self.config.heat_res)
+        x0, x1, y0, y1 = rect
+        self._heat = (pts, shape, (float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
 
     def step(self, train_d: bool = True, train_g: bool = True) -> tuple[float, float]:
         c = self.config
@@ -123,8 +143,8 @@ class ToyGan:
         return d_loss, g_loss
 
     def frame(self, iters_per_s: float = 0.0) -> ToyFrame:
-        c = self.config
-        heat = _sigmoid(self.D(self.grid_pts)).reshape(c.heat_res, c.heat_res)  # (res, res)
+        pts, shape, rect = self._heat
+        heat = _sigmoid(self.D(pts)).reshape(shape)  # (rows, cols)
         fake = self.G(self.fixed_z)  # (n_fake, 2)
         scores, cache = self.D.forward(fake)
         _, d_g = self.loss.g(scores)
@@ -132,7 +152,7 @@ class ToyGan:
         last = self.losses.view()[-1] if len(self.losses) else np.zeros(2, np.float32)
         return ToyFrame(self.iteration, self.real32, fake.astype(np.float32),
                         (-dx).astype(np.float32), heat.astype(np.float32), EXTENT, float(last[0]), float(last[1]),
-                        iters_per_s)
+                        iters_per_s, rect)
 
 
 def toy_job(ctx: JobContext, toy: ToyGan, control, mode: str = "both", frame_interval_s: float = 1 / 30,
