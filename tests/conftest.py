@@ -35,3 +35,15 @@ def open_tab(qtbot, tmp_path, monkeypatch):
     for page in opened:
         page.shutdown()
         page.ctx.worker.shutdown()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module: two OpenMP threads on a busy 2-core machine wait on each other
+    (measured 25x slower here). Use it with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -14,12 +14,7 @@ from models.jobs import run_to_completion  # noqa: E402
 from models.registry import ModelSource, SourceKind, get  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _tiny_unet():

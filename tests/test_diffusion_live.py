@@ -12,12 +12,7 @@ from models.jobs import JobContext, run_to_completion
 SMALL = LiveSettings(batch=4, dataset_size=48, report_interval_s=0.0, preview_every_steps=3, preview_steps=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_train_pause_save_and_resume(tmp_path):

@@ -14,13 +14,7 @@ from models.diffusion.unet import UNet, UNetConfig
 from models.errors import CheckpointError, JobCancelled, UserFacingError
 from models.jobs import JobContext, run_to_completion
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two OpenMP threads on a busy 2-core machine wait on each other (measured 25x slower here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 TINY = UNetConfig(image_size=16, channels=(8, 16), attention_resolutions=(8,), num_classes=3, time_dim=32,

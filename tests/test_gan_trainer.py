@@ -20,8 +20,7 @@ TINY = TrainConfig(gan=GanConfig(image_size=32, latent_size=16, width=8), batch_
 
 
 @pytest.fixture(scope="module")
-def images():
-    torch.set_num_threads(1)
+def images(one_thread):
     return load_images("shapes", DataRequest("", 32, 0, 64))
 
 
