@@ -69,7 +69,7 @@ def token_labels(prefix: tuple[str, ...], grid: tuple[int, int]) -> tuple[str, .
     return tuple(prefix) + tuple(f"patch ({r},{c})" for r in range(gh) for c in range(gw))
 
 
-def _m(title: str, values: np.ndarray, rows: tuple[str, ...], col_prefix: str = "d", hl: int | None = None) -> Matrix:
+def matrix(title: str, values: np.ndarray, rows: tuple[str, ...], col_prefix: str = "d", hl: int | None = None) -> Matrix:
     v = np.asarray(values, np.float32)
     return Matrix(title, v.reshape(1, -1) if v.ndim == 1 else v, rows, col_prefix, hl)
 
@@ -134,20 +134,20 @@ class QKVSession:
         return QKVFrame(
             caption=f"{c.model_title}: layer {layer + 1}, head {head + 1} of {c.num_heads}, query = {name}",
             selection=s,
-            x=_m(f"x: {name} after the LayerNorm (D = {c.normed.shape[-1]})", c.normed[layer, tok], (name,)),
-            q=_m(f"q = x W_q (head {head + 1}, d_k = {d_k})", step.q, (name,)),
-            k=_m(f"K = X W_k ({n} tokens x {d_k})", step.k, labels, hl=tok),
-            v=_m(f"V = X W_v ({n} tokens x {d_k})", step.v, labels, hl=tok),
-            scores=Bars("scores = q K^T", step.scores.astype(np.float32), labels, tok),
-            scaled=Bars(f"scaled = scores / sqrt({d_k})" + ("" if s.use_scale else "  (not used: temperature off)"),
+            x=matrix(f"1. x: {name} after the LayerNorm (D = {c.normed.shape[-1]})", c.normed[layer, tok], (name,)),
+            q=matrix(f"1. q = x W_q (head {head + 1}, d_k = {d_k})", step.q, (name,)),
+            k=matrix(f"1. K = X W_k ({n} x {d_k})", step.k, labels, hl=tok),
+            v=matrix(f"1. V = X W_v ({n} x {d_k})", step.v, labels, hl=tok),
+            scores=Bars("2. scores = q K^T", step.scores.astype(np.float32), labels, tok),
+            scaled=Bars(f"2. scaled = scores / sqrt({d_k})" + ("" if s.use_scale else "  (not used: temperature off)"),
                         step.scaled.astype(np.float32), labels, tok),
-            weights=Bars("softmax" + ("(scaled)" if s.use_scale else "(scores), no scaling"),
+            weights=Bars("2. softmax" + ("(scaled)" if s.use_scale else "(scores), no scaling"),
                          step.weights.astype(np.float32), labels, tok),
             weights_map=step.weights[p:].reshape(gh, gw).astype(np.float32),
             prefix_share=float(step.weights[:p].sum()),
-            output=_m(f"output = weights x V (d_k = {d_k})", step.output, (name,)),
+            output=matrix(f"3. output = weights x V (d_k = {d_k})", step.output, (name,)),
             heads_maps=heads_maps.astype(np.float32),
-            heads_out=_m(f"every head's output for {name}: concatenated row after row", multi.outputs,
+            heads_out=matrix("4. every head's output (concat = these rows one after another)", multi.outputs,
                          tuple(f"head {h + 1}" for h in range(c.num_heads)), hl=head),
             projection=self._projection(multi, layer, tok, s.use_scale),
             residual=self._residual(layer, tok, s.use_scale, multi),
@@ -161,15 +161,15 @@ class QKVSession:
         if use_scale:
             rows.append(self.capture.attn_out[layer, tok])
             names.append("hooked attention output")
-        return _m("concat + W_o: the attention output for this token", np.stack(rows), tuple(names))
+        return matrix("4. concat, W_o concat + b_o, hooked output", np.stack(rows), tuple(names))
 
     def _residual(self, layer: int, tok: int, use_scale: bool, multi: MultiHeadStep) -> Matrix:
         c = self.capture
         branch = c.branch_out[layer, tok] if use_scale else None
         if branch is None:  # temperature off: the what-if output (a layer scale, if any, is not re-applied)
             branch = multi.projected
-        title = "residual add: x_in + attention" + (" (after the layer scale)" if c.has_layer_scale else "")
-        return _m(title, np.stack([c.block_in[layer, tok], branch, c.block_in[layer, tok] + branch]),
+        title = "5. residual add: x_in + attention" + (" (after the layer scale)" if c.has_layer_scale else "")
+        return matrix(title, np.stack([c.block_in[layer, tok], branch, c.block_in[layer, tok] + branch]),
                   ("residual in", "+ attention", "= residual out"))
 
     def _checks(self, step: HeadStep, multi: MultiHeadStep, layer: int, head: int, tok: int) -> str:

@@ -84,7 +84,7 @@ def test_widget_hover_texts():
     m = np.arange(6, dtype=np.float32).reshape(2, 3)
     assert hover_text(m, ("CLS", "patch (0,0)"), "d", 2.5, 1.2) == "patch (0,0), d2: +5.00000"
     assert hover_text(m, ("CLS",), "d", 3.1, 0.0) is None
-    assert bar_hover_text(np.array([0.25, 0.75]), ("CLS", "p"), 0.8) == "token 1 = p: +0.75000"
+    assert bar_hover_text(np.array([0.25, 0.75]), ("CLS", "p"), 0.8) == "1 = p: +0.75000"
     assert bar_hover_text(np.array([0.25]), (), 3.0) is None
     assert [nice_bound(x) for x in (0, 0.3, 1.0, 1.1, 2.2, 31.0)] == [0, 0.5, 1.0, 2.0, 2.5, 50.0]
 

@@ -15,7 +15,7 @@ def bar_hover_text(values: np.ndarray, labels: tuple[str, ...], x: float) -> str
     if not 0 <= i < len(values):
         return None
     name = labels[i] if i < len(labels) else f"token {i}"
-    return f"token {i} = {name}: {float(values[i]):+.5f}"
+    return f"{i} = {name}: {float(values[i]):+.5f}"
 
 
 def nice_bound(x: float) -> float:
@@ -28,7 +28,7 @@ def nice_bound(x: float) -> float:
 
 
 class TokenBars(QWidget):
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, axis_label: str = "token") -> None:
         super().__init__(parent)
         self.title = QLabel("")
         self.title.setStyleSheet("font-weight: bold;")
@@ -40,7 +40,7 @@ class TokenBars(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
-        self.plot.setLabel("bottom", "token")
+        self.plot.setLabel("bottom", axis_label)
         self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.9, brush=BAR, pen=None)
         self.query_bar = pg.BarGraphItem(x=[0], height=[0], width=0.9, brush=QUERY, pen=None)
         self.plot.addItem(self.bars)
@@ -80,7 +80,7 @@ class TokenBars(QWidget):
             self._y_range = y_range
             self.plot.setYRange(*y_range, padding=0.05)
         top = int(np.argmax(values))
-        self.readout.setText(f"max at token {top} ({self._name(top)}): {values[top]:+.4f}; hover for a value")
+        self.readout.setText(f"max at {top} ({self._name(top)}): {values[top]:+.4f}; hover for a value")
 
     def _name(self, i: int) -> str:
         return self._labels[i] if i < len(self._labels) else f"token {i}"

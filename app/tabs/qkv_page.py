@@ -49,6 +49,7 @@ class QKVPage(QWidget):
         self._done_key: tuple | None = None
         self._running_key: tuple | None = None
         self._build()
+        self._connect()
         self.vit.result_ready.connect(self._on_vit_result)
         self.vit.model_changed.connect(lambda _label: self.refresh())
 
@@ -56,75 +57,69 @@ class QKVPage(QWidget):
     def _build(self) -> None:
         self.caption = _label("Drop an image: the Q/K/V view runs the Attention tab's model with hooks.", True, lines=2)
         self.image_view = ImageView()
-        self.image_view.setMinimumSize(260, 240)
+        self.image_view.setMinimumSize(220, 200)
+        self.image_view.setToolTip("Click a patch: it becomes the query. The overlay is this head's softmax weights.")
         self.query_frame = pg.QtWidgets.QGraphicsRectItem()
         self.query_frame.setPen(pg.mkPen("#ffd54f", width=2, cosmetic=True))
         self.query_frame.setZValue(30)
         self.query_frame.setVisible(False)
         self.image_view.add_item(self.query_frame)
-        self.share = _label(lines=1)
+        self.x_map, self.q_map, self.out_map = (MatrixHeatmap(max_height=30) for _ in range(3))
+        self.k_map, self.v_map = MatrixHeatmap(), MatrixHeatmap()
+        self.scores_bars, self.scaled_bars, self.weights_bars = TokenBars(), TokenBars(), TokenBars()
+        self.heads_label = _label("4. The same query in every head (click one to select it)", bold=True)
+        self.heads_view = AttentionMosaic("", "head")
+        self.heads_view.setFixedHeight(120)
+        self.heads_out_map, self.proj_map, self.resid_map = MatrixHeatmap(), MatrixHeatmap(), MatrixHeatmap()
+
+        col1 = QVBoxLayout()
+        col1.addWidget(self.caption)
+        col1.addWidget(self.image_view, 1)
+        for m in (self.x_map, self.q_map, self.out_map):
+            col1.addWidget(m)
+        kv = QHBoxLayout()
+        kv.addWidget(self.k_map)
+        kv.addWidget(self.v_map)
+        col2 = QVBoxLayout()
+        col2.addLayout(kv, 3)
+        col2.addWidget(self.heads_label)
+        col2.addWidget(self.heads_view)
+        col2.addWidget(self.heads_out_map, 1)
+        col3 = QVBoxLayout()
+        for w in (self.scores_bars, self.scaled_bars, self.weights_bars, self.proj_map, self.resid_map):
+            col3.addWidget(w, 1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(col1, 3)
+        layout.addLayout(col2, 3)
+        layout.addLayout(col3, 3)
+        self.controls = self._build_controls()
+
+    def _build_controls(self) -> QWidget:
+        """Layer, head, query token, temperature and the check texts: for the tab's side panel."""
         self.layer_slider = QLabeledSlider(Qt.Orientation.Horizontal)
         self.head_slider = QLabeledSlider(Qt.Orientation.Horizontal)
         for s in (self.layer_slider, self.head_slider):
             s.setRange(1, 1)
         self.token_spin = QSpinBox()
         self.token_spin.setToolTip("Query token index (0 = the first prefix token, e.g. CLS); or click a patch")
-        self.scale_check = QCheckBox("Scale by 1/sqrt(d_k) (untick: the temperature what-if)")
+        self.scale_check = QCheckBox("Scale by 1/sqrt(d_k)\n(untick: the temperature what-if)")
         self.scale_check.setChecked(True)
-        controls = QGroupBox("Query")
-        form = QFormLayout(controls)
+        self.share = _label(lines=2)
+        self.checks = _label(lines=6)
+        self.explanation = _label(lines=8)
+        box = QGroupBox("Q, K, V: the query")
+        form = QFormLayout(box)
         form.addRow("Layer", self.layer_slider)
         form.addRow("Head", self.head_slider)
-        form.addRow("Token", self.token_spin)
+        form.addRow("Query token", self.token_spin)
         form.addRow(self.scale_check)
-        self.checks = _label(lines=4)
-        self.explanation = _label(lines=5)
-        left = QVBoxLayout()
-        left.addWidget(self.caption)
-        left.addWidget(self.image_view, 1)
-        left.addWidget(self.share)
-        left.addWidget(controls)
-        left.addWidget(self.checks)
-        left.addWidget(self.explanation)
+        form.addRow(self.share)
+        form.addRow(self.checks)
+        form.addRow(self.explanation)
+        return box
 
-        self.x_map, self.q_map = MatrixHeatmap(max_height=34), MatrixHeatmap(max_height=34)
-        self.k_map, self.v_map = MatrixHeatmap(), MatrixHeatmap()
-        self.scores_bars, self.scaled_bars, self.weights_bars = TokenBars(), TokenBars(), TokenBars()
-        self.out_map = MatrixHeatmap(max_height=34)
-        self.heads_label = _label("The same query, every head (click one)", bold=True)
-        self.heads_view = AttentionMosaic("", "head")
-        self.heads_view.setMaximumHeight(110)
-        self.heads_out_map, self.proj_map, self.resid_map = MatrixHeatmap(), MatrixHeatmap(), MatrixHeatmap()
-
-        kv = QHBoxLayout()
-        kv.addWidget(self.k_map)
-        kv.addWidget(self.v_map)
-        col1 = QVBoxLayout()
-        col1.addWidget(_label("1. The query token's input, then this head's W_q, W_k, W_v", True))
-        col1.addWidget(self.x_map)
-        col1.addWidget(self.q_map)
-        col1.addLayout(kv, 1)
-        col1.addWidget(self.out_map)
-        col2 = QVBoxLayout()
-        col2.addWidget(_label("2. Scores, scaling, softmax over the tokens", True))
-        for bars in (self.scores_bars, self.scaled_bars, self.weights_bars):
-            col2.addWidget(bars, 1)
-        col3 = QVBoxLayout()
-        col3.addWidget(_label("3-4. All heads, concat, W_o, residual", True))
-        col3.addWidget(self.heads_label)
-        col3.addWidget(self.heads_view)
-        col3.addWidget(self.heads_out_map, 2)
-        col3.addWidget(self.proj_map, 1)
-        col3.addWidget(self.resid_map, 1)
-        steps = QHBoxLayout()
-        steps.addLayout(col1, 4)
-        steps.addLayout(col2, 3)
-        steps.addLayout(col3, 3)
-
-        layout = QHBoxLayout(self)
-        layout.addLayout(left, 3)
-        layout.addLayout(steps, 9)
-
+    def _connect(self) -> None:
         self.image_view.clicked.connect(self._on_image_clicked)
         self.layer_slider.valueChanged.connect(lambda v: self.select(layer=v - 1))
         self.head_slider.valueChanged.connect(lambda v: self.select(head=v - 1))
@@ -189,13 +184,19 @@ class QKVPage(QWidget):
         if self.session.capture is None:
             return
         self.frame = self.session.select(**changes)
-        if "token" not in changes:
-            self.redraw(self.frame)
-            return
-        self.token_spin.blockSignals(True)
-        self.token_spin.setValue(self.session.selection.token)
-        self.token_spin.blockSignals(False)
+        self._sync_controls()
         self.redraw(self.frame)
+
+    def _sync_controls(self) -> None:
+        """Show the session's selection in the controls (a change may come from a click or from code)."""
+        s = self.session.selection
+        for widget, value in ((self.layer_slider, s.layer + 1), (self.head_slider, s.head + 1),
+                              (self.token_spin, s.token), (self.scale_check, s.use_scale)):
+            current = widget.isChecked() if widget is self.scale_check else widget.value()
+            if current != value:
+                widget.blockSignals(True)
+                widget.setChecked(value) if widget is self.scale_check else widget.setValue(value)
+                widget.blockSignals(False)
 
     def select_patch(self, row: int, col: int) -> None:
         self.select(token=self.session.token_at_patch(row, col))
