@@ -130,3 +130,28 @@ def test_foreign_or_broken_weights_are_refused(tmp_path):
         load_unet_file(other)
     with pytest.raises(CheckpointError):
         load_unet_file(tmp_path / "missing.safetensors")
+
+
+def test_status_bar_and_scrubber_name_the_newest_step_alike(model):
+    """The scrubber said "step 38/50 (t = 112)" while the status bar said "DDIM step 39/50 (t = 112)"."""
+    from app.diffusion_session import ReverseSession
+    from models.jobs import Progress
+    req = SamplingRequest(sampler="ddim", steps=5, batch=2, class_ids=(0, 1), stream_interval_s=0.0)
+    session, message, checked = ReverseSession(), None, 0
+    gen = sample_job(JobContext(), model, req)
+    try:
+        while True:
+            item = next(gen)
+            if isinstance(item, Progress):
+                message = item.message
+            elif isinstance(item, SamplingPartial):
+                view = session.on_partial(item)
+                newest = view.labels[view.available - 1]
+                if item.steps_done < item.trajectory.num_steps:
+                    assert message == f"DDIM {newest}"
+                    checked += 1
+                else:
+                    assert message.endswith(f"step {req.steps}/{req.steps} (t = 0)") and f"{req.steps}/{req.steps}" in newest
+    except StopIteration:
+        pass
+    assert checked == req.steps - 1

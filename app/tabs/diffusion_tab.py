@@ -23,52 +23,13 @@ from widgets.diffusion_forward import ForwardPage
 from widgets.diffusion_reverse import ReversePage
 from widgets.diffusion_training import TrainingPage
 
+from .. import diffusion_jobs as jobs
 from ..diffusion_session import (FORWARD_T_RANGE, ForwardSession, ForwardSettings, ReverseSession, ReverseSettings,
                                  RunView, preview_grid)
 from .base import TabPage
 
 SAMPLE_CHANNEL = "diffusion"
 TRAIN_CHANNEL = "diffusion-train"
-
-
-# ---- job wrappers: the imports happen on the worker thread, where torch lives -------------------
-def _load_model(ctx, key, source):
-    from models.diffusion.app_jobs import load_model_job
-    return (yield from load_model_job(ctx, key, source))
-
-
-def _sample(ctx, key, source, req):
-    from models.diffusion.app_jobs import sample_with_job
-    return (yield from sample_with_job(ctx, key, source, req))
-
-
-def _train(ctx, holder, settings):
-    from models.diffusion.live import LiveSession, train_job
-    if holder.get("session") is None:
-        holder["session"] = LiveSession()
-    return (yield from train_job(ctx, holder["session"], settings))
-
-
-def _save_live(ctx, holder, path):
-    from models.diffusion.live import save_job
-    return (yield from save_job(ctx, holder["session"], path))
-
-
-def _load_live(ctx, holder, path):
-    from models.diffusion.live import LiveSession, load_job
-    holder["session"] = holder.get("session") or LiveSession()
-    return (yield from load_job(ctx, holder["session"], path))
-
-
-def _live_weights(ctx, holder):
-    from models.diffusion.app_jobs import live_weights_job
-    return (yield from live_weights_job(ctx, holder["session"]))
-
-
-def _live_settings(start_from: str):
-    from models.diffusion.live import LiveSettings
-    # fine-tuning trained weights with the from-scratch rate and a fresh optimiser raised the loss 3x
-    return LiveSettings(start_from=start_from, lr=1e-4 if start_from == "bundled" else 1e-3)
 
 
 PRESETS: tuple[tuple[str, str, ModelSource], ...] = (
@@ -210,7 +171,7 @@ class DiffusionTab(TabPage):
     def _load_current_model(self) -> None:
         key, source = self._choice
         self.model_label.setText("Loading...")
-        self._load_rid = self.ctx.worker.submit(_load_model, key, source, channel="diffusion-model",
+        self._load_rid = self.ctx.worker.submit(jobs.load_model, key, source, channel="diffusion-model",
                                                 title="Loading diffusion model", on_result=self._on_model,
                                                 on_error=self._on_model_error)
 
@@ -266,16 +227,18 @@ class DiffusionTab(TabPage):
         key, source = self._choice
         self.reverse.set_running(True, False)
         self._sample_rid = self.ctx.worker.submit(
-            _sample, key, source, req, channel=SAMPLE_CHANNEL, title=f"Sampling ({req.sampler.upper()})",
-            on_partial=self._on_partial, on_result=self._on_sampled, on_error=self._on_sample_error)
+            jobs.sample, key, source, req, channel=SAMPLE_CHANNEL, title=f"Sampling ({req.sampler.upper()})",
+            on_partial=self.on_sampling_partial, on_result=self.on_sampling_result, on_error=self._on_sample_error)
 
     def _draw_run(self, view: RunView) -> None:
         self.reverse.show_run(view.new_run, view.maximum, view.available, view.labels, view.info)
 
-    def _on_partial(self, part: SamplingPartial) -> None:
+    def on_sampling_partial(self, part: SamplingPartial) -> None:
+        """The worker computed more steps of the run (the scrubber follows them unless the user moved it)."""
         self._draw_run(self.rev.on_partial(part))
 
-    def _on_sampled(self, result: SamplingResult) -> None:
+    def on_sampling_result(self, result: SamplingResult) -> None:
+        """The run finished: every position, the final images and the exports become available."""
         self._draw_run(self.rev.on_result(result))
         self._sample_rid = None
         self.reverse.set_running(False, True)
@@ -343,7 +306,7 @@ class DiffusionTab(TabPage):
         self.training.set_running(True, True)
         self.training.status.setText("Training... (pause to sample or save)")
         self._train_rid = self.ctx.worker.submit(
-            _train, self._live, _live_settings(start_from), channel=TRAIN_CHANNEL, title="Training the DDPM",
+            jobs.train, self._live, jobs.live_settings(start_from), channel=TRAIN_CHANNEL, title="Training the DDPM",
             on_partial=self._on_train_report, on_result=self._on_train_paused, on_error=self._on_train_error)
 
     @Slot()
@@ -377,7 +340,7 @@ class DiffusionTab(TabPage):
     def _save_training(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save training checkpoint", "ddpm_training.pt", "Checkpoint (*.pt)")
         if path:
-            self.ctx.worker.submit(_save_live, self._live, path, channel="diffusion-io", title="Saving",
+            self.ctx.worker.submit(jobs.save_live, self._live, path, channel="diffusion-io", title="Saving",
                                    on_result=lambda p: self.ctx.show_message(
                                        f"Saved {p}"))
 
@@ -385,7 +348,7 @@ class DiffusionTab(TabPage):
     def _load_training(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Resume training", "", "Checkpoint (*.pt)")
         if path:
-            self.ctx.worker.submit(_load_live, self._live, path, channel="diffusion-io", title="Loading checkpoint",
+            self.ctx.worker.submit(jobs.load_live, self._live, path, channel="diffusion-io", title="Loading checkpoint",
                                    on_result=self._on_training_loaded)
 
     def _on_training_loaded(self, step: int) -> None:
@@ -396,7 +359,7 @@ class DiffusionTab(TabPage):
 
     @Slot()
     def _use_training(self) -> None:
-        self.ctx.worker.submit(_live_weights, self._live, channel="diffusion-io", title="Taking trained weights",
+        self.ctx.worker.submit(jobs.use_live_weights, self._live, channel="diffusion-io", title="Taking trained weights",
                                on_result=self._sample_with_live)
 
     def _sample_with_live(self, source: ModelSource) -> None:
