@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from ..errors import UserFacingError
+from ..imaging import tensor_to_uint8_hwc
 from ..jobs import JobContext, Progress
 from .model import DiffusionModel
-from .grid import to_uint8 as array_to_uint8
 from .results import NOISE_RANGE, SamplingPartial, SamplingRequest, SamplingResult, Trajectory, step_text
 from .schedule import predict_x0
 
@@ -95,7 +95,7 @@ SAMPLERS: dict[str, SamplerSpec] = {
 
 def to_uint8(x: torch.Tensor, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
     """(B, C, H, W) model-range tensor -> (B, H, W, C) uint8."""
-    return array_to_uint8(x.detach().float().permute(0, 2, 3, 1).cpu().numpy(), lo, hi)
+    return tensor_to_uint8_hwc(x, lo, hi)
 
 
 def _labels(model: DiffusionModel, req: SamplingRequest) -> np.ndarray | None:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserFacingError
+from ..imaging import tensor_to_uint8_hwc
 from ..shapes import sprite_arrays
 from .catalog import DATASET_INFO
 
@@ -199,7 +200,4 @@ def to_model_range(images: torch.Tensor) -> torch.Tensor:
 
 def to_uint8_hwc(images: torch.Tensor) -> np.ndarray:
     """float [-1, 1] (B, C, S, S) -> (B, S, S, 3) uint8 numpy (grey images repeated to RGB)."""
-    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
-    if x.shape[1] == 1:
-        x = x.repeat(1, 3, 1, 1)
-    return x.permute(0, 2, 3, 1).numpy()
+    return tensor_to_uint8_hwc(images, rgb=True)

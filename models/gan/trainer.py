@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import UserFacingError
+from ..imaging import mosaic
 from .config import TrainConfig
 from .data import to_model_range, to_uint8_hwc
 from .health import diversity_ratio
@@ -43,15 +44,7 @@ def grad_norm(params) -> torch.Tensor:
 
 def make_grid(images: np.ndarray, pad: int = 1) -> np.ndarray:
     """(B, S, S, 3) uint8 with B a square number -> one (n*(S+pad)+pad, ...) image on a grey background."""
-    b, s = images.shape[0], images.shape[1]
-    n = int(np.ceil(np.sqrt(b)))
-    side = n * (s + pad) + pad
-    grid = np.full((side, side, 3), 60, np.uint8)
-    for i in range(b):
-        r, c = divmod(i, n)
-        y, x = pad + r * (s + pad), pad + c * (s + pad)
-        grid[y:y + s, x:x + s] = images[i]
-    return grid
+    return mosaic(images, gap=pad, fill=60, border=pad)
 
 
 class GanTrainer:

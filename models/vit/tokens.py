@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models import imaging
 from models.errors import UserFacingError
 
 _EPS = 1e-12
@@ -232,15 +233,7 @@ def filter_components(filters: np.ndarray, k: int = 28) -> tuple[np.ndarray, np.
 
 def mosaic(tiles: np.ndarray, cols: int, pad: int = 1, fill: float = 1.0) -> np.ndarray:
     """Tiles (n, h, w[, C]) laid out ``cols`` per row with ``pad`` pixels of ``fill`` between them."""
-    n, h, w = tiles.shape[:3]
-    rows = -(-n // cols)
-    extra = tiles.shape[3:]
-    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad) + extra, fill, dtype=np.float64)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        y, x = pad + r * (h + pad), pad + c * (w + pad)
-        out[y:y + h, x:x + w] = tiles[i]
-    return out
+    return imaging.mosaic(tiles, cols, gap=pad, fill=fill, border=pad, dtype=np.float64)
 
 
 def similarity_maps_mosaic(maps: np.ndarray, pad: int = 1) -> np.ndarray:
