@@ -103,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         runner = ScreenshotRunner(window, Path(args.screenshot), screenshot_keys(args.tab), view=args.view)
         runner.start()
     code = app.exec()
-    if not window.ctx.worker.shutdown(timeout=2.5):
-        os._exit(code)  # a job ignored its cancel flag: don't hang on exit
+    # Loads run on daemon loader threads and the job thread is a daemon: a load still waiting on the
+    # network, or a job that ignores its cancel flag, cannot keep the process alive, so no os._exit.
+    window.ctx.worker.shutdown(timeout=2.5)
     return code
 
 

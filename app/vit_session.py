@@ -12,8 +12,9 @@ Stable API (the Patch embeddings tab builds on it):
     session.model_changed (str title), session.busy_changed (bool), session.failed (str message)
 
 The forward runs through ``ctx.worker`` (channel "vit"): the model is loaded (and cached, see
-models.model_cache) on the worker thread, the result is a frozen dataclass of numpy arrays, and every
-view redraws from ``session.result`` without running the model again.
+models.model_cache) on a loader thread of the worker service, so a slow load or download never holds up
+other tabs' jobs, and cancelling it (or choosing another model) takes effect at once; the result is a
+frozen dataclass of numpy arrays, and every view redraws from ``session.result`` without running the model again.
 """
 from __future__ import annotations
 
@@ -53,7 +54,9 @@ def vit_forward_job(ctx, choice: ModelChoice, image: np.ndarray):
     source = spec.default_source if choice.source_kind is None else ModelSource(
         SourceKind(choice.source_kind), choice.ref or spec.default_source.ref)
     yield Progress(None, f"Loading {spec.title}")
-    model = MODEL_CACHE.get(("vit", choice.key, source), ctx.device, lambda dev: spec.load(source, dev))
+    # an uncached model loads on a loader thread (models.jobs.Load): other jobs keep stepping meanwhile
+    model = yield from MODEL_CACHE.load_job(("vit", choice.key, source), ctx.device,
+                                            lambda dev: spec.load(source, dev), f"Loading {spec.title}")
     ctx.check_cancelled()
     return (yield from capture_job(ctx, model, image, choice.input_size))
 

@@ -6,6 +6,12 @@ forward): the thread steps them round-robin, one yield each, saving and restorin
 grad mode across the switch. A new submit in a channel cancels the older request of that channel,
 and results of superseded requests are dropped. Callbacks run on the GUI thread with the payload.
 torch is imported on the worker thread, after the window is up.
+
+Loads (a job yields ``models.jobs.Load(fn)``) run on their own daemon loader thread, never on the GPU
+job thread: while one waits on the disk or the network the other jobs keep stepping. The job is parked
+until fn returns, then resumed on the worker thread with fn's result (or fn's exception raised inside
+it). Cancelling a parked job ends it at once (job_ended follows on the next event-loop turn) and its
+load's result is thrown away when it arrives; shutdown never waits for a load.
 """
 from __future__ import annotations
 
@@ -18,10 +24,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from models.errors import JobCancelled, UserFacingError
-from models.jobs import JobContext, Progress
+from models.jobs import JobContext, Load, Progress
 
 Callback = Callable[[Any], None] | None
 
@@ -52,6 +58,22 @@ class _Request:
     generator: Any = None
     grad_enabled: bool = True
     started_at: float = field(default_factory=time.perf_counter)
+    loading: bool = False  # parked while its Load runs on a loader thread (guarded by the service's lock)
+    send_value: Any = None  # what the next step sends into the generator (a load's result)
+    throw_exc: BaseException | None = None  # or raises inside it (a load's exception)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A loader thread's answer, queued to the worker thread."""
+
+    request_id: int
+    value: Any = None
+    error: BaseException | None = None
+
+
+_WAKE = object()  # queued after a cancel: the worker thread closes cancelled parked jobs now
+_STEPPED, _PARKED, _ENDED = "stepped", "parked", "ended"
 
 
 def describe_error(exc: BaseException, title: str) -> str:
@@ -79,6 +101,7 @@ class WorkerService(QObject):
     job_started = Signal(int, str)  # request id, title
     job_progress = Signal(int, object)  # request id, Progress
     job_ended = Signal(int)  # request id (finished, failed or cancelled)
+    _ended_now = Signal(int)  # a parked request cancelled on the GUI thread (queued: job_ended next turn)
     error_message = Signal(str)  # errors without an on_error callback
     torch_ready = Signal(str)  # the device picked, once torch is loaded on the worker thread
 
@@ -87,11 +110,13 @@ class WorkerService(QObject):
         self.requested_device = requested_device
         self.device = "cpu"  # resolved on the worker thread once torch is loaded (see torch_ready)
         self._ids = itertools.count(1)
-        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()  # _Request | _Loaded | _WAKE | None (stop)
         self._requests: dict[int, _Request] = {}  # submitted and not yet ended (GUI-thread view)
         self._latest: dict[str, int] = {}
         self._stopping = False
+        self._lock = threading.Lock()  # a request's loading flag vs its cancel
         self._event.connect(self._dispatch)
+        self._ended_now.connect(self.job_ended, Qt.ConnectionType.QueuedConnection)
         self._thread = threading.Thread(target=self._run, name="vision-explorer-worker", daemon=True)
         if start:
             self.start()
@@ -120,16 +145,25 @@ class WorkerService(QObject):
     def cancel(self, channel: str) -> None:
         for req in list(self._requests.values()):
             if req.channel == channel:
-                req.ctx.cancel_event.set()
+                self._cancel(req)
 
     def cancel_request(self, request_id: int) -> None:
         req = self._requests.get(request_id)
         if req is not None:
-            req.ctx.cancel_event.set()
+            self._cancel(req)
 
     def cancel_all(self) -> None:
         for req in list(self._requests.values()):
+            self._cancel(req)
+
+    def _cancel(self, req: _Request) -> None:
+        """Set the cancel flag; a request parked on a load ends now (nothing of it is delivered any more)."""
+        with self._lock:
             req.ctx.cancel_event.set()
+            parked = req.loading
+        if parked and self._requests.pop(req.request_id, None) is not None:
+            self._ended_now.emit(req.request_id)
+        self._queue.put(_WAKE)
 
     def is_busy(self, channel: str | None = None) -> bool:
         """True while a request (of this channel, or any) is queued or running."""
@@ -199,27 +233,44 @@ class WorkerService(QObject):
             self.error_message.emit(f"{exc} Using {self.device}.")
         self.torch_ready.emit(self.device)
         active: list[_Request] = []
+        parked: dict[int, _Request] = {}  # waiting for their load
         while True:
             try:
-                while True:  # take new requests; block only when idle
+                while True:  # take new requests and finished loads; block only when idle
                     item = self._queue.get(block=not active)
                     if item is None:
-                        self._finish_all(active)
+                        self._finish_all(active + list(parked.values()))
                         return
-                    active.append(item)
+                    if isinstance(item, _Request):
+                        active.append(item)
+                    elif isinstance(item, _Loaded) and item.request_id in parked:
+                        req = parked.pop(item.request_id)
+                        req.send_value, req.throw_exc = item.value, item.error
+                        active.append(req)
             except queue.Empty:
                 pass
+            for rid, req in list(parked.items()):
+                if req.ctx.cancelled:  # its load may still run: the result will be dropped
+                    del parked[rid]
+                    self._close(req)
+                    self._event.emit(JobEvent(rid, req.channel, "cancelled"))
             for req in list(active):
-                if not self._step(req, torch):
+                state = self._step(req, torch)
+                if state != _STEPPED:
                     active.remove(req)
+                if state == _PARKED:
+                    parked[req.request_id] = req
 
-    def _step(self, req: _Request, torch) -> bool:
-        """Advance one job by one yield; False when it has ended."""
+    def _step(self, req: _Request, torch) -> str:
+        """Advance one job by one yield: _STEPPED, _PARKED (its Load now runs on a loader thread) or _ENDED."""
         emit = self._event.emit
-        if req.ctx.cancelled:
+        with self._lock:
+            cancelled = req.ctx.cancelled
+            req.loading = False
+        if cancelled:
             self._close(req)
             emit(JobEvent(req.request_id, req.channel, "cancelled"))
-            return False
+            return _ENDED
         saved = torch.is_grad_enabled()
         torch.set_grad_enabled(req.grad_enabled)
         try:
@@ -229,12 +280,16 @@ class WorkerService(QObject):
                 req.generator = req.fn(req.ctx, *req.args, **req.kwargs)
                 if not hasattr(req.generator, "__next__"):  # a plain function: its return is the result
                     emit(JobEvent(req.request_id, req.channel, "result", req.generator))
-                    return False
-            item = next(req.generator)
+                    return _ENDED
+            exc, req.throw_exc = req.throw_exc, None
+            value, req.send_value = req.send_value, None
+            item = req.generator.throw(exc) if exc is not None else req.generator.send(value)
             req.grad_enabled = torch.is_grad_enabled()
+            if isinstance(item, Load):
+                return self._park(req, item)
             kind = "progress" if isinstance(item, Progress) else "partial"
             emit(JobEvent(req.request_id, req.channel, kind, item))
-            return True
+            return _STEPPED
         except StopIteration as stop:
             emit(JobEvent(req.request_id, req.channel, "result", stop.value))
         except JobCancelled:
@@ -245,7 +300,29 @@ class WorkerService(QObject):
             emit(JobEvent(req.request_id, req.channel, "error", describe_error(exc, req.title)))
         finally:
             torch.set_grad_enabled(saved)
-        return False
+        return _ENDED
+
+    def _park(self, req: _Request, load: Load) -> str:
+        """Start load.fn on a daemon loader thread; the job waits (parked) for its answer."""
+        with self._lock:
+            if req.ctx.cancelled:  # cancelled while it ran up to the Load: don't start the load
+                self._close(req)
+                self._event.emit(JobEvent(req.request_id, req.channel, "cancelled"))
+                return _ENDED
+            req.loading = True
+        self._event.emit(JobEvent(req.request_id, req.channel, "progress", Progress(None, load.message)))
+        threading.Thread(target=self._load, args=(req.request_id, load.fn), daemon=True,
+                         name=f"vision-explorer-loader-{req.request_id}").start()
+        return _PARKED
+
+    def _load(self, request_id: int, fn: Callable[[], Any]) -> None:
+        """On a loader thread: run the load and queue its answer (dropped if nobody waits for it any more)."""
+        try:
+            answer = _Loaded(request_id, fn())
+        except BaseException as exc:  # raised inside the job on the worker thread
+            answer = _Loaded(request_id, error=exc)
+        if not self._stopping:
+            self._queue.put(answer)
 
     def _close(self, req: _Request) -> None:
         if req.generator is not None and hasattr(req.generator, "close"):

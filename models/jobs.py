@@ -4,6 +4,12 @@ A job is a generator function ``job(ctx, *args) -> Iterator[Progress | partial r
 return value is the final result. Results are frozen dataclasses of CPU numpy arrays. The app's
 worker service runs jobs off the GUI thread, checks ``ctx`` for cancellation at every yield and
 drops results of superseded requests. Jobs call ``ctx.check_cancelled()`` between layers/steps.
+
+Slow work that is not GPU work (loading or downloading a model, which may wait on the disk or the network
+for seconds) is yielded as ``result = yield Load(fn, message)``: the worker service runs ``fn()`` on a
+loader thread, so the GPU job queue keeps stepping other jobs meanwhile, and resumes the job with fn's
+return value (or raises fn's exception inside the job). A job cancelled while its load runs ends at once;
+the load's result is then thrown away.
 """
 from __future__ import annotations
 
@@ -38,6 +44,14 @@ class JobContext:
             raise JobCancelled()
 
 
+@dataclass(frozen=True)
+class Load:
+    """Yielded by a job: run fn() off the GPU job queue; the yield evaluates to fn's return value."""
+
+    fn: Callable[[], Any]
+    message: str = "Loading"
+
+
 JobFn = Callable[..., Iterator[Any]]
 
 
@@ -46,11 +60,19 @@ def run_to_completion(job: JobFn, *args: Any, ctx: JobContext | None = None, **k
     ctx = ctx or JobContext()
     gen = job(ctx, *args, **kwargs)
     partials: list[Any] = []
+    sent: Any = None
+    failed: BaseException | None = None
     try:
         while True:
-            item = next(gen)
+            item = gen.throw(failed) if failed is not None else gen.send(sent)
+            sent, failed = None, None
             ctx.check_cancelled()
-            if not isinstance(item, Progress):
+            if isinstance(item, Load):
+                try:
+                    sent = item.fn()  # synchronously here: there is no other job to keep going
+                except Exception as exc:  # raised inside the job, as the worker service does
+                    failed = exc
+            elif not isinstance(item, Progress):
                 partials.append(item)
     except StopIteration as stop:
         return stop.value, partials

@@ -2,12 +2,13 @@
 import threading
 import time
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QThread
 
 from app.worker_service import WorkerService
 from models.errors import CheckpointError
-from models.jobs import Progress
+from models.jobs import Load, Progress
 
 
 @pytest.fixture
@@ -118,3 +119,148 @@ def test_shutdown_cancels_running_jobs_quickly(qtbot):
     t0 = time.perf_counter()
     assert svc.shutdown(timeout=3.0)
     assert time.perf_counter() - t0 < 3.0
+
+
+# ---- loads run beside the job queue (issue 11, item 2) ------------------------------------------------------
+def _loads(ctx, fn, after=0):
+    """A job that loads with fn (off the job queue), then does `after` steps; returns what fn returned."""
+    value = yield Load(fn, "Loading a slow model")
+    for _ in range(after):
+        ctx.check_cancelled()
+        yield "step"
+    return value
+
+
+@pytest.fixture
+def gate():
+    """A load that blocks until the test opens the gate (always opened at the end)."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def _blocked_load(gate, value="model"):
+    def load():
+        gate.wait()
+        return value
+    return load
+
+
+def test_a_slow_load_does_not_hold_up_other_jobs(qtbot, service, gate):
+    results, loading = {}, []
+    service.submit(_loads, _blocked_load(gate), channel="vit", on_progress=loading.append,
+                   on_result=lambda r: results.setdefault("vit", r))
+    qtbot.waitUntil(lambda: any(p.message == "Loading a slow model" for p in loading), timeout=30000)
+    partials = []
+    service.submit(_steps, 30, 0.0, "trained", channel="gan", on_partial=partials.append,
+                   on_result=lambda r: results.setdefault("gan", r))
+    qtbot.waitUntil(lambda: "gan" in results, timeout=30000)  # the load still blocks: the gate is shut
+    assert results == {"gan": "trained"} and len(partials) == 30
+    assert service.is_busy("vit")
+    gate.set()
+    qtbot.waitUntil(lambda: "vit" in results, timeout=30000)
+    assert results["vit"] == "model"  # the job resumed with what the load returned
+
+
+def test_a_loaded_job_keeps_stepping_round_robin_with_others(qtbot, service):
+    results = []
+    service.submit(_loads, lambda: "m", 5, channel="a", on_result=results.append)
+    service.submit(_steps, 5, 0.0, "b", channel="b", on_result=results.append)
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=30000)
+    assert sorted(results) == ["b", "m"]
+
+
+def test_a_failed_load_raises_inside_the_job(qtbot, service):
+    def failing():
+        raise CheckpointError("No weights at /nowhere.")
+
+    def catches(ctx):
+        try:
+            yield Load(failing)
+        except CheckpointError as exc:
+            return f"caught: {exc}"
+
+    results, errors = [], []
+    service.submit(_loads, failing, channel="a", on_error=errors.append)
+    service.submit(catches, channel="b", on_result=results.append)
+    qtbot.waitUntil(lambda: bool(errors and results), timeout=30000)
+    assert errors == ["No weights at /nowhere."] and results == ["caught: No weights at /nowhere."]
+
+
+def test_cancelling_a_loading_job_takes_effect_at_once_and_drops_its_result(qtbot, service, gate):
+    results, loading, ended = [], [], []
+    service.job_ended.connect(ended.append)
+    rid = service.submit(_loads, _blocked_load(gate), channel="vit", on_progress=loading.append,
+                         on_result=results.append)
+    qtbot.waitUntil(lambda: bool(loading), timeout=30000)
+    service.cancel_request(rid)
+    assert not service.is_busy("vit")  # at once, while the load still blocks
+    qtbot.waitUntil(lambda: rid in ended, timeout=5000)
+    assert not gate.is_set()
+    gate.set()  # the load finishes after all: nothing of it arrives
+    qtbot.wait(300)
+    assert results == [] and ended.count(rid) == 1
+
+
+def test_a_newer_request_supersedes_a_loading_one_at_once(qtbot, service, gate):
+    results, loading = [], []
+    service.submit(_loads, _blocked_load(gate, "old model"), channel="vit", on_progress=loading.append,
+                   on_result=results.append)
+    qtbot.waitUntil(lambda: bool(loading), timeout=30000)
+    service.submit(_loads, lambda: "new model", channel="vit", on_result=results.append)
+    qtbot.waitUntil(lambda: bool(results), timeout=30000)  # the old load still blocks
+    gate.set()
+    qtbot.wait(300)
+    assert results == ["new model"]
+
+
+def test_shutdown_returns_promptly_while_a_load_blocks(qtbot, gate):
+    svc = WorkerService("cpu")
+    loading = []
+    svc.submit(_loads, _blocked_load(gate), channel="vit", on_progress=loading.append)
+    qtbot.waitUntil(lambda: bool(loading), timeout=60000)
+    assert svc.shutdown(timeout=3.0)  # the job thread ended; the loader thread is a daemon
+    loaders = [t for t in threading.enumerate() if t.name.startswith("vision-explorer-loader")]
+    assert loaders and all(t.daemon for t in loaders)
+
+
+def test_the_vit_session_loads_off_the_job_queue(qtbot, service, gate, monkeypatch):
+    """The real ViT job: while its model load blocks, another job runs to the end; then the forward arrives."""
+    import dataclasses
+
+    import models.registry as registry
+    from app.vit_session import ModelChoice, vit_forward_job
+    from models.vit import specs  # noqa: F401
+
+    real_get = registry.get
+
+    def slow_get(key):
+        spec = real_get(key)
+
+        def loader(source, device, progress=None):
+            gate.wait()
+            return spec.loader(source, device, progress)
+        return dataclasses.replace(spec, loader=loader)
+
+    monkeypatch.setattr(registry, "get", slow_get)
+    image = (np.arange(64 * 64 * 3) % 251).astype(np.uint8).reshape(64, 64, 3)
+    results = {}
+    choice = ModelChoice("vit/bundled-shapes", "random", ref=f"not-cached-{time.time_ns()}")
+    service.submit(vit_forward_job, choice, image, channel="vit", on_result=lambda r: results.setdefault("vit", r))
+    service.submit(_steps, 3, 0.0, "other", channel="gan", on_result=lambda r: results.setdefault("gan", r))
+    qtbot.waitUntil(lambda: "gan" in results, timeout=60000)
+    assert "vit" not in results
+    gate.set()
+    qtbot.waitUntil(lambda: "vit" in results, timeout=120000)
+    assert results["vit"].grid == (8, 8)
+
+
+def test_the_app_entry_point_never_calls_os_exit():
+    import ast
+    from pathlib import Path
+
+    import app.__main__ as entry
+
+    tree = ast.parse(Path(entry.__file__).read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "_exit"]
+    assert calls == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CheckpointError, WeightsUnavailableError
+from ..hub_access import require_hub
 from .model import DiffusionModel
 from .schedule import schedule_from_alpha_bar
 
@@ -67,4 +68,5 @@ def _from_pretrained(cls, ref: str, subfolder: str | None):
     except (OSError, ValueError, EnvironmentError):
         if Path(ref).is_dir():
             raise
+        require_hub(ref)  # offline: fail now, not after the hub client's retries (~23 s)
         return cls.from_pretrained(ref, **kwargs)  # not cached: try the hub

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, WeightsUnavailableError
+from ..hub_access import hub_usable, require_hub
 from .capture import IMAGENET_MEAN, IMAGENET_STD, CapturableViT, Preprocessing, interpolate_grid
 
 HALF = (0.5, 0.5, 0.5)
@@ -124,7 +125,7 @@ def _processor_preprocessing(ref: str, config) -> Preprocessing:
     try:
         from transformers import AutoImageProcessor
 
-        proc = AutoImageProcessor.from_pretrained(ref, local_files_only=Path(ref).is_dir())
+        proc = AutoImageProcessor.from_pretrained(ref, local_files_only=Path(ref).is_dir() or not hub_usable())
         mean, std = tuple(proc.image_mean), tuple(proc.image_std)
         crop = getattr(proc, "crop_size", None) or getattr(proc, "size", None) or {}
         size = int(crop.get("height") or crop.get("shortest_edge") or size)
@@ -151,6 +152,7 @@ def load_hf_vit(ref: str, key: str, device: str = "cpu", progress=None) -> HFViT
         except OSError:
             if is_dir:
                 raise
+            require_hub(ref)  # offline: fail now, not after the hub client's retries (~23 s)
             config = AutoConfig.from_pretrained(src)  # not cached: download (needs internet)
     except OSError as exc:
         raise WeightsUnavailableError(
@@ -168,6 +170,7 @@ def load_hf_vit(ref: str, key: str, device: str = "cpu", progress=None) -> HFViT
         except OSError:
             if is_dir:
                 raise
+            require_hub(ref)
             model = cls.from_pretrained(src, attn_implementation="eager")
     except OSError as exc:
         raise WeightsUnavailableError(f"The weights of '{ref}' are not available: {str(exc).splitlines()[0]}") from exc
