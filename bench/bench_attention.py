@@ -1,6 +1,6 @@
 """Attention tab benchmarks: capture overhead, redraw time, GUI stall during a ViT-B/16 forward.
 
-    python -m bench attention_capture_overhead_ratio attention_redraw_ms gui_max_stall_ms_vit
+    python -m bench attention_capture_overhead_ratio attention_redraw_ms attention_redraw_p90_ms gui_max_stall_ms_vit
 """
 from __future__ import annotations
 
@@ -65,9 +65,15 @@ def attention_capture_overhead_ratio() -> dict:
             "median_ratio": round(statistics.median(capture_t) / statistics.median(plain_t), 3)}
 
 
-def attention_redraw_ms() -> dict:
-    """Time from a control change (layer, head, patch, fusion, mode, discard) until the changed widgets have
-    painted (the event loop delivers their update requests), on a ViT-B/16 result."""
+_REDRAW: dict = {}
+
+
+def _redraw_times() -> list[float]:
+    """Milliseconds from a control change (layer, head, patch, fusion, mode, discard) until the changed widgets
+    have painted (the event loop delivers their update requests), on a ViT-B/16 result. Measured once per
+    process: attention_redraw_ms and attention_redraw_p90_ms are two figures of the same run."""
+    if "times" in _REDRAW:
+        return _REDRAW["times"]
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
@@ -82,6 +88,7 @@ def attention_redraw_ms() -> dict:
     tab.resize(1400, 860)
     tab.show()
     tab.show_result(result)
+    tab.session.maps.precompute()  # what the worker does right after a result arrives (no worker runs here)
     app.processEvents()
     changes = []
     for layer in range(12):
@@ -91,19 +98,43 @@ def attention_redraw_ms() -> dict:
         changes.append(lambda l=layer: tab.fusion_combo.setCurrentText(("mean", "max", "min")[l % 3]))
         changes.append(lambda l=layer: tab.mode_buttons[("cls", "rollout", "patch")[l % 3]].click())
         changes.append(lambda l=layer: tab.discard_slider.setValue((l % 4) * 0.2))
-    times = []
+    times, cpu = [], []
     for change in changes:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         change()
         app.processEvents()  # delivers the update requests: the changed widgets paint now
         times.append((time.perf_counter() - t0) * 1000)
-    times = times[6:]  # first round warms caches (rollout per fusion/discard is cached after)
+        cpu.append((time.thread_time() - c0) * 1000)
     tab.shutdown()
     ctx.worker.shutdown()
+    _REDRAW["times"] = times[6:]  # first round warms caches (rollout per fusion/discard is cached after)
+    _REDRAW["cpu"] = cpu[6:]
+    return _REDRAW["times"]
+
+
+def _redraw_figures(times: list[float]) -> dict:
+    cpu = _REDRAW["cpu"]  # CPU time of the GUI thread: what a redraw costs when no other process wants the cores
+    return {"median_ms": round(statistics.median(times), 2), "p90_ms": round(float(np.percentile(times, 90)), 2),
+            "max_ms": round(max(times), 2), "changes": len(times),
+            "cpu_median_ms": round(statistics.median(cpu), 2), "cpu_p90_ms": round(float(np.percentile(cpu, 90)), 2),
+            "model": "ViT-B/16 result (12 layers x 12 heads, 14x14 patches)",
+            "load_average_1min": round(os.getloadavg()[0], 2), "cpu_cores": os.cpu_count()}
+
+
+def attention_redraw_ms() -> dict:
+    """Median redraw time after a control change (see _redraw_times)."""
+    times = _redraw_times()
     return {"name": "attention_redraw_ms", "value": round(statistics.median(times), 2), "unit": "ms",
             "target": "<= 16", "statistic": "median over layer/head/patch/fusion/mode/discard changes",
-            "p90_ms": round(float(np.percentile(times, 90)), 2), "max_ms": round(max(times), 2),
-            "model": "ViT-B/16 result (12 layers x 12 heads, 14x14 patches)"}
+            **_redraw_figures(times)}
+
+
+def attention_redraw_p90_ms() -> dict:
+    """90th percentile of the same redraw times: the slow redraws a user notices as a hitch."""
+    times = _redraw_times()
+    return {"name": "attention_redraw_p90_ms", "value": round(float(np.percentile(times, 90)), 2), "unit": "ms",
+            "target": "<= 16", "statistic": "90th percentile over layer/head/patch/fusion/mode/discard changes",
+            **_redraw_figures(times)}
 
 
 def _build_b16(ctx):
@@ -138,5 +169,6 @@ def gui_max_stall_ms_vit() -> dict:
 BENCHMARKS = {
     "attention_capture_overhead_ratio": attention_capture_overhead_ratio,
     "attention_redraw_ms": attention_redraw_ms,
+    "attention_redraw_p90_ms": attention_redraw_p90_ms,
     "gui_max_stall_ms_vit": gui_max_stall_ms_vit,
 }

@@ -40,7 +40,10 @@ class AttentionMosaic(pg.GraphicsLayoutWidget):
         for axis in ("left", "bottom"):
             self.plot.getAxis(axis).setPen(pg.mkPen("#9aa0a6"))
             self.plot.getAxis(axis).setTextPen(pg.mkPen("#9aa0a6"))
+            # the axes only change with the number of layers/heads: a redraw blits them instead of re-drawing text
+            self.plot.getAxis(axis).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.image = pg.ImageItem()
+        self.image.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.image.setColorMap(pg.colormap.get("inferno"))
         self.plot.addItem(self.image)
         self.frame = pg.QtWidgets.QGraphicsRectItem()
@@ -48,6 +51,7 @@ class AttentionMosaic(pg.GraphicsLayoutWidget):
         self.frame.setZValue(10)
         self.plot.addItem(self.frame)
         self._shape: tuple[int, int, int, int] | None = None
+        self._maps: np.ndarray | None = None  # (rows, cols, h, w) shown now
         self.plot.scene().sigMouseClicked.connect(self._on_click)
         self.setToolTip(f"Click a tile to select that {row_name} and {col_name}")
 
@@ -59,7 +63,9 @@ class AttentionMosaic(pg.GraphicsLayoutWidget):
         R, C, h, w = maps.shape
         new_shape = self._shape != maps.shape
         self._shape = maps.shape
-        self.image.setImage(build_mosaic(maps), autoLevels=False, levels=(0.0, 1.0))
+        if new_shape or self._maps is None or not np.array_equal(maps, self._maps):  # same maps: no repaint
+            self._maps = maps
+            self.image.setImage(build_mosaic(maps), autoLevels=False, levels=(0.0, 1.0))
         if new_shape:
             self._set_ticks(R, C, h, w)
             self.plot.setRange(QRectF(0, 0, C * (w + GAP), R * (h + GAP)), padding=0.02)

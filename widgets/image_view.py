@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QGraphicsRectItem
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -48,6 +48,9 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.grid_item = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 70), width=1), connect="pairs")
         self.grid_item.setZValue(20)
         for item in (self.image_item, self.overlay_item, self.grid_item):
+            # repaints of the view (a new overlay) blit cached pixmaps instead of re-scaling the picture and
+            # re-stroking the grid: a redraw costs a few ms less (bench attention_redraw_p90_ms)
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             self.view.addItem(item)
         self._image_shape: tuple[int, int] | None = None
         self._colormap = "inferno"
@@ -58,6 +61,8 @@ class ImageView(pg.GraphicsLayoutWidget):
                                             width=14)
             self.colorbar.setImageItem(self.overlay_item)
             self.colorbar.axis.setWidth(COLORBAR_AXIS_WIDTH)  # tick labels of any length: same width
+            for side in ("top", "bottom", "left"):  # the bar's frame never changes: blit it from a cache
+                self.colorbar.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             self.addItem(self.colorbar, row=0, col=1)
             # the colour bar's column keeps its width while the bar is hidden: the image does not jump
             # sideways (and, aspect locked, up or down) when the first overlay shows the bar
