@@ -16,8 +16,8 @@ TRAIN_HELP = (
 PREVIEW_HELP = ("Previews: one sample per class (DDIM, guidance 2.5) from the averaged (EMA) weights, every "
                 "100 steps. Blobs come first, then colours, then the corners that tell the classes apart.")
 LOSS_PLOT = "Loss: error of the predicted noise, all timesteps"
-QUARTER_PLOT = "Loss by quarter of the timestep range"
-QUARTERS = ("1st quarter of t (least noise)", "2nd", "3rd", "4th (most noise)")
+QUARTER_PLOT = "Loss by quarter of t"
+QUARTERS = ("1st (least noise)", "2nd", "3rd", "4th (most noise)")
 
 
 class TrainingPage(QWidget):
