@@ -99,7 +99,72 @@ def detection_postprocess_share(repeats: int = 10) -> dict:
             "boxes": len(tab.shown)}
 
 
+_EVAL_RUNS: dict = {}  # n -> (EvalRun, cpu seconds, wall seconds): both evaluation benchmarks use one run
+
+
+def _eval_run(n: int = 500):
+    """The bundled DETR over n generated validation scenes, as the evaluation job runs it (batches of 50,
+    predictions, COCOeval, matching at IoU 0.5), timed without generating the scenes."""
+    if n in _EVAL_RUNS:
+        return _EVAL_RUNS[n]
+    import torch
+
+    from models.detection.batch_predict import predict_boxes
+    from models.detection.bundled import BundledDetector, load_bundled_model
+    from models.detection.eval_data import bundled_scenes
+    from models.detection.eval_job import BATCH, EvalRun, evaluate_predictions
+
+    torch.set_num_threads(1)  # thread_time then counts all of the work
+    dataset = bundled_scenes(n)
+    det = BundledDetector(load_bundled_model())
+    predict_boxes(det, [dataset.image(0)])  # warm-up
+    t0, w0 = time.thread_time(), time.perf_counter()
+    raw = []
+    for start in range(0, n, BATCH):
+        raw += predict_boxes(det, [dataset.image(i) for i in range(start, min(start + BATCH, n))])
+    t1 = time.thread_time()
+    preds, left_out, summary, match = evaluate_predictions(dataset, raw, tuple(det.class_names))
+    cpu, wall = time.thread_time() - t0, time.perf_counter() - w0
+    run = EvalRun(det.key, "", det.title, dataset, preds, summary, match, left_out, t1 - t0, cpu)
+    _EVAL_RUNS[n] = (run, cpu, wall)
+    return _EVAL_RUNS[n]
+
+
+def detection_eval_images_per_s(n: int = 500) -> dict:
+    """The bundled DETR over 500 validation scenes on the CPU (one thread), including COCOeval and the
+    TP/FP/FN matching: images per CPU second (scene generation not counted)."""
+    run, cpu, wall = _eval_run(n)
+    return {"name": "detection_eval_images_per_s", "value": round(n / cpu, 1), "unit": "images/s", "target": ">= 30",
+            "images": n, "predict_s": round(run.predict_s, 2), "cpu_s": round(cpu, 2),
+            "wall_images_per_s": round(n / wall, 1), "map": round(float(run.summary.stats[0]), 3),
+            "map50": round(float(run.summary.stats[1]), 3)}
+
+
+def detection_pr_redraw_ms(repeats: int = 40) -> dict:
+    """Evaluation view open on 500 scenes: move the score threshold between two values and let Qt repaint
+    (operating points on the PR curves, confusion matrix, worst images, summary); median CPU ms."""
+    run, _, _ = _eval_run(500)
+    app, tab = _tab()
+    tab.show_view("evaluation")
+    page = tab.eval_page
+    page.session.set_run(run, "bench")
+    page.show_run(run)
+    app.processEvents()
+    times, walls = [], []
+    for i in range(repeats):
+        t0, w0 = time.thread_time(), time.perf_counter()
+        page.threshold.setValue(0.5 if i % 2 == 0 else 0.45)
+        _redraw(app, tab)
+        times.append((time.thread_time() - t0) * 1000)
+        walls.append((time.perf_counter() - w0) * 1000)
+    return {"name": "detection_pr_redraw_ms", "value": round(statistics.median(times[2:]), 2), "unit": "ms",
+            "target": "<= 16", "wall_ms": round(statistics.median(walls[2:]), 2),
+            "p90_ms": round(float(np.percentile(times[2:], 90)), 2)}
+
+
 BENCHMARKS = {
     "detection_threshold_redraw_ms": detection_threshold_redraw_ms,
     "detection_postprocess_share": detection_postprocess_share,
+    "detection_eval_images_per_s": detection_eval_images_per_s,
+    "detection_pr_redraw_ms": detection_pr_redraw_ms,
 }

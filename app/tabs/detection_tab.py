@@ -22,6 +22,7 @@ from models.detection.result import DetectionResult, coco_document
 
 from ..detection_session import DetectionSession
 from .base import TabPage
+from .detection_eval_page import DetectionEvalPage
 from .detection_image_view import DetectionImageView, set_text
 
 BUNDLED_INFO = DetectorInfo(BUNDLED_KEY, "Shapes DETR (bundled, trained here)", "", "", False, False)
@@ -75,11 +76,13 @@ class DetectionTab(TabPage):
             iv.nms, iv.match_iou, iv.nms_note, iv.classes, iv.table, iv.summary, iv.timing, iv.explain,
             iv.png_button, iv.json_button)
         self.stack.addWidget(iv)
+        self.eval_page = DetectionEvalPage(self.ctx, self.model_ref)
         outer = QVBoxLayout(self)
         outer.addLayout(top)
         outer.addWidget(self.view_bar)
         outer.addWidget(self.stack, 1)
         self._update_ref_visibility()
+        self.add_view("evaluation", "Data set evaluation", self.eval_page)
 
         self.model_box.currentIndexChanged.connect(self._on_model_changed)
         self.ref_edit.returnPressed.connect(self.run)
@@ -99,6 +102,9 @@ class DetectionTab(TabPage):
         self.clear_button.clicked.connect(self._clear_attention)
         self.png_button.clicked.connect(self._ask_png)
         self.json_button.clicked.connect(self._ask_json)
+        self.eval_page.open_image.connect(self._open_eval_image)
+        self.eval_page.threshold.valueChanged.connect(self.threshold.setValue)  # one threshold for both views
+        self.threshold.valueChanged.connect(self.eval_page.threshold.setValue)
 
     # ---- sub-views ---------------------------------------------------------------------------
     def add_view(self, name: str, title: str, widget: QWidget) -> None:
@@ -209,7 +215,13 @@ class DetectionTab(TabPage):
                                            on_error=self._on_error)
 
     def is_busy(self) -> bool:
-        return self._rid is not None
+        return self._rid is not None or self.eval_page.is_busy()
+
+    @Slot(object, object)
+    def _open_eval_image(self, image: np.ndarray, ground_truth: GroundTruth) -> None:
+        """An image picked in the evaluation view, shown here with its ground truth and verdicts."""
+        self.set_image(image, ground_truth)
+        self.show_view("image")
 
     @Slot(str)
     def _on_error(self, message: str) -> None:
@@ -363,8 +375,11 @@ class DetectionTab(TabPage):
 
     def prepare_screenshot(self) -> None:
         self._screenshot = True
+        if self.current_view() == "evaluation":
+            self.eval_page.prepare_screenshot()
         if self.result is not None and len(self.shown):
             self._select_row(0)
 
     def shutdown(self) -> None:
         self.ctx.worker.cancel("detection")
+        self.eval_page.shutdown()
