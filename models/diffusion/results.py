@@ -64,21 +64,6 @@ class SamplingResult:
 
 
 @dataclass(frozen=True)
-class ForwardRequest:
-    schedule: str = "linear"  # a key of models.diffusion.schedule.SCHEDULES
-    num_steps: int = 500
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class ScheduleCurves:
-    name: str
-    betas: np.ndarray  # (T,) float64
-    alpha_bar: np.ndarray  # (T,)
-    snr: np.ndarray  # (T,)
-
-
-@dataclass(frozen=True)
 class TrainingPartial:
     """A live-training report: the latest losses since the previous report and, sometimes, previews."""
 
