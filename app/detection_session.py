@@ -158,7 +158,7 @@ class DetectionSession:
             gt_boxes=gt.boxes if gt is not None else np.zeros((0, 4), np.float32),
             gt_labels=gt.labels if gt is not None else np.zeros(0, np.int64),
             gt_missed=gt_missed if gt is not None else np.zeros(0, bool),
-            summary=f"{r.model_title}: {len(shown)} shown of {len(r.scores)} candidates{summary_gt}",
+            summary=f"{len(shown)} shown of {len(r.scores)} candidates{summary_gt}",
             timing=timing_text(r), image_size=w_h)
         kept = np.flatnonzero(shown == previous) if previous >= 0 else ()
         self.selected = int(kept[0]) if len(kept) else -1
@@ -184,8 +184,7 @@ class DetectionSession:
         above = self.result.scores[keep] >= self.threshold
         n_tp = int((above & (m.verdict == TP)).sum())
         missed = m.missed(self.threshold)
-        suffix = (f" · {n_tp} TP, {int(above.sum()) - n_tp} FP, {int(missed.sum())} FN "
-                  f"(IoU {self.match_iou:.2f})")
+        suffix = f" · {n_tp} TP, {int(above.sum()) - n_tp} FP, {int(missed.sum())} FN"
         return tuple(texts), missed, suffix
 
     # ---- selection, hover, click -------------------------------------------------------------

@@ -71,7 +71,7 @@ class WorstImages(QTableWidget):
         header = self.horizontalHeader()  # no ResizeToContents: it re-measures every cell on each threshold step
         header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((1, 34), (2, 34), (3, 60)):
+        for col, width in ((1, 30), (2, 30), (3, 52)):
             header.resizeSection(col, width)
         self._rows: tuple = ()
         self.setSortingEnabled(True)

@@ -91,7 +91,7 @@ class DetectionImageView(QSplitter):
         form.addRow("", self.nms_note)
         form.addRow("Match IoU (TP)", self.match_iou)
         self.classes = ClassList()
-        self.classes.setMaximumHeight(130)
+        self.classes.setMaximumHeight(110)
         self.table = DetectionTable()
         self.table.setMinimumWidth(360)
         self.summary = StatusLine()  # what is shown
