@@ -239,3 +239,23 @@ def test_views_and_add_view(tab):
         tab.show_view("nope")
     with pytest.raises(ValueError):
         tab.add_view("extra", "Again", QLabel())
+
+    class Busy(QLabel):  # an added view's is_busy / prepare_screenshot / shutdown are the tab's too
+        busy, prepared, closed = True, False, False
+
+        def is_busy(self):
+            return self.busy
+
+        def prepare_screenshot(self):
+            self.prepared = True
+
+        def shutdown(self):
+            self.closed = True
+
+    busy = Busy()
+    tab.add_view("busy", "Busy", busy)
+    assert tab.is_busy()
+    tab.show_view("busy")
+    tab.prepare_screenshot()
+    tab.shutdown()
+    assert busy.prepared and busy.closed

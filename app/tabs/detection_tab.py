@@ -39,6 +39,7 @@ class DetectionTab(TabPage):
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(ctx, parent)
         self.views = tuple(type(self).views)  # per page: add_view extends this page's own tuple
+        self._extra_views: list[QWidget] = []  # added by add_view
         self.session = DetectionSession()
         self._rid: int | None = None
         self._infos: list[DetectorInfo] = [BUNDLED_INFO]
@@ -108,10 +109,13 @@ class DetectionTab(TabPage):
 
     # ---- sub-views ---------------------------------------------------------------------------
     def add_view(self, name: str, title: str, widget: QWidget) -> None:
-        """Add a sub-view: a tab `title` in the view bar, addressable as `--view name` and show_view(name)."""
+        """Add a sub-view: a tab `title` in the view bar, addressable as `--view name` and show_view(name).
+        The widget's optional is_busy(), prepare_screenshot() (while it is the current view) and shutdown()
+        are called with the tab's own."""
         if name in self.views:
             raise ValueError(f"the Detection tab already has a view {name!r}")
         self.views = self.views + (name,)
+        self._extra_views.append(widget)
         self.stack.addWidget(widget)
         self.view_bar.addTab(title)
 
@@ -214,8 +218,11 @@ class DetectionTab(TabPage):
                                            title=f"Detecting with {title}", on_result=self._on_result,
                                            on_error=self._on_error)
 
+    def _view_hooks(self, name: str) -> list:
+        return [h for h in (getattr(w, name, None) for w in self._extra_views) if callable(h)]
+
     def is_busy(self) -> bool:
-        return self._rid is not None or self.eval_page.is_busy()
+        return self._rid is not None or any(busy() for busy in self._view_hooks("is_busy"))
 
     @Slot(object, object)
     def _open_eval_image(self, image: np.ndarray, ground_truth: GroundTruth) -> None:
@@ -375,11 +382,13 @@ class DetectionTab(TabPage):
 
     def prepare_screenshot(self) -> None:
         self._screenshot = True
-        if self.current_view() == "evaluation":
-            self.eval_page.prepare_screenshot()
+        prepare = getattr(self.stack.currentWidget(), "prepare_screenshot", None)
+        if self.stack.currentIndex() > 0 and callable(prepare):
+            prepare()
         if self.result is not None and len(self.shown):
             self._select_row(0)
 
     def shutdown(self) -> None:
         self.ctx.worker.cancel("detection")
-        self.eval_page.shutdown()
+        for shutdown in self._view_hooks("shutdown"):
+            shutdown()
