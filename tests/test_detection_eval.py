@@ -193,3 +193,19 @@ def test_cell_lines_and_export(evaluated, tmp_path):
     s.export_json(tmp_path / "e.json")
     doc = json.loads((tmp_path / "e.json").read_text())
     assert doc["confusion_matrix"]["counts"] == s.stats.confusion.tolist() and doc["score_threshold"] == 0.3
+
+
+def test_the_sample_scenes_coco_file_evaluates_in_the_job():
+    from models.detection.eval_job import DatasetRequest, evaluate_job
+    from models.detection.ground_truth import SAMPLE_ANNOTATIONS, SAMPLES_DIR
+    from models.jobs import run_to_completion
+
+    request = DatasetRequest("coco", json_path=str(SAMPLE_ANNOTATIONS), folder=str(SAMPLES_DIR))
+    run, progress = run_to_completion(evaluate_job, "detection/bundled-shapes-detr", "", request)
+    assert len(run.dataset) == 4 and run.dataset.sizes[0] == (384, 384) and run.left_out == 0
+    assert all(len(p.scores) == 15 for p in run.predictions)  # every query of the set predictor is scored
+    ev = run_cocoeval(coco_ground_truth(list(run.dataset.gt_boxes), list(run.dataset.gt_labels),
+                                        list(run.dataset.sizes), run.dataset.class_names),
+                      coco_detections(list(run.predictions)))
+    np.testing.assert_allclose(run.summary.overall, np.where(ev.stats[:6] < 0, np.nan, ev.stats[:6]), atol=1e-3,
+                               equal_nan=True)
