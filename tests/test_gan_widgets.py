@@ -128,3 +128,52 @@ def test_sample_history_is_bounded_and_walks_with_arrow_keys(qtbot):
     assert w.current_step() == kept[1]
     w.add(1000, np.zeros((9, 9, 3), np.uint8))
     assert w.current_step() == kept[1]  # looking back is not interrupted by new samples
+
+
+def test_smoothing_slider_steps_with_arrow_and_page_keys(qtbot, curves):
+    slider = curves.smoothing_slider.slider
+    slider.setFocus()
+    start = curves.smoothing_slider.value()
+    qtbot.keyClick(slider, Qt.Key.Key_Right)
+    assert curves.smoothing_slider.value() == pytest.approx(start + 0.01)
+    qtbot.keyClick(slider, Qt.Key.Key_PageDown)  # PgDn lowers a horizontal slider by a page
+    assert curves.smoothing_slider.value() == pytest.approx(start + 0.01 - 0.1)
+    y = np.random.default_rng(3).normal(size=50)
+    curves.append(np.arange(1, 51), y, y)
+    qtbot.keyClick(slider, Qt.Key.Key_Home)
+    np.testing.assert_allclose(curves.data("G loss")[2], y)  # smoothing 0 = raw: the keys reach the curves
+
+
+@pytest.mark.parametrize("width", [380, 520, 900])
+def test_curve_controls_wrap_instead_of_overlapping(qtbot, curves, width):
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QApplication
+
+    curves.resize(width, 400)
+    QApplication.processEvents()
+    assert curves.width() == width  # the controls do not force a wider widget
+    parts = [curves.smoothing_slider.slider, curves.smoothing_slider.spin, curves.envelope_box, curves.log_box,
+             curves.follow_box]
+    rects = [QRect(w.mapTo(curves, w.rect().topLeft()), w.size()) for w in parts]
+    inside = QRect(0, 0, curves.width(), curves.height())
+    for w, r in zip(parts, rects):
+        assert inside.contains(r), f"{type(w).__name__} leaves the widget"
+        assert w.width() >= w.sizeHint().width() or w is curves.smoothing_slider.slider
+    for i in range(len(rects)):
+        for j in range(i + 1, len(rects)):
+            assert not rects[i].intersects(rects[j]), f"{parts[i]} overlaps {parts[j]}"
+    one_row = rects[2].top() < rects[1].bottom()  # the check boxes beside the value
+    assert one_row == (width >= 900)
+
+
+def test_marker_line_on_every_plot(qtbot, curves):
+    curves.append(np.arange(1, 101), np.ones(100), np.ones(100))
+    lines = curves.marker_lines()
+    assert set(lines) == {"Losses", "Diversity"} and not any(ln.isVisible() for ln in lines.values())
+    curves.set_marker(40)
+    assert all(ln.isVisible() and ln.value() == 40 for ln in lines.values())
+    curves.redraw_now()
+    lo, hi = curves._plots["Losses"].getViewBox().viewRange()[0]
+    assert lo <= 40 <= hi
+    curves.clear()
+    assert curves.marker() is None and not any(ln.isVisible() for ln in lines.values())

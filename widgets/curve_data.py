@@ -118,10 +118,22 @@ class SeriesData:
         self.smooth = Buffer()  # debiased EMA, same x as raw
         self.ema_state = 0.0  # the biased EMA after the last point
         self.ema_count = 0  # points that entered the EMA (for the debiasing)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # pushed, not yet in the buffers
 
     @property
     def n(self) -> int:
         return self.raw.n
+
+    def push(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Queue points; flush() adds all queued ones at once (one smoothing pass instead of one per push)."""
+        self._pending.append((x, y))
+
+    def flush(self, w: float) -> None:
+        if not self._pending:
+            return
+        xs, ys = zip(*self._pending)
+        self._pending.clear()
+        self.extend(np.concatenate(xs), np.concatenate(ys), w)
 
     def extend(self, x: np.ndarray, y: np.ndarray, w: float) -> None:
         self.raw.extend(x, y)
@@ -140,6 +152,7 @@ class SeriesData:
         return True
 
     def clear(self) -> None:
+        self._pending.clear()
         self.raw.truncate(0)
         self.peaks.truncate(0)
         self.smooth.truncate(0)
@@ -164,7 +177,7 @@ class SeriesData:
     def render(self, i0: int, i1: int, width: int, log: bool) -> tuple[np.ndarray, ...]:
         """What to draw of raw indices [i0, i1) in `width` pixels: (raw x, raw y, smooth x, smooth y), the raw
         curve as at most one min/max pair per pixel column, the smooth one a point per 3 px, both ending on
-        the newest point; values <= 0 are NaN in log mode."""
+        the newest point; in log mode y is log10(y), values <= 0 NaN (gaps)."""
         x, y, sm_all = self.raw.x, self.raw.y, self.smooth.y
         bx, lo, hi = self.peaks.query(x, y, i0, i1, width // 2)
         rx = np.append(np.repeat(bx, 2), x[i1 - 1])
@@ -174,17 +187,18 @@ class SeriesData:
         if (i1 - 1 - i0) % step:
             sx, sy = np.append(sx, x[i1 - 1]), np.append(sy, sm_all[i1 - 1])
         if log:
-            ry, sy = _positive(ry), _positive(sy)
+            ry, sy = _log10(ry), _log10(sy)
         return rx, ry, sx, sy
 
     def envelope(self, i0: int, i1: int, width: int, log: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(x, min, max) blocks of the min/max envelope, ENVELOPE_DIVISOR times wider than the raw curve's."""
         ex, elo, ehi = self.peaks.query(self.raw.x, self.raw.y, i0, i1, max(width // ENVELOPE_DIVISOR, 8))
         if log:
-            elo, ehi = _positive(elo), _positive(ehi)
+            elo, ehi = _log10(elo), _log10(ehi)
         return ex, elo, ehi
 
 
-def _positive(y: np.ndarray) -> np.ndarray:
-    """Only positive values have a logarithm: the others become NaN (gaps)."""
-    return np.where(y > 0, y, np.nan)
+def _log10(y: np.ndarray) -> np.ndarray:
+    """log10 of y; only positive values have a logarithm: the others become NaN (gaps)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log10(np.where(y > 0, y, np.nan))

@@ -24,7 +24,7 @@ from ..gan_session import (DEFAULTS, DIVERSITY, METRIC_SERIES, CloseChoice, Curv
                            lazy_job)
 
 CHANNEL = "gan"
-CURVES_FPS = 10  # the job sends at most ~10 updates a second; redrawing faster would draw nothing new
+CURVES_FPS = 4  # curves redraw at most 4 times a second while training (the job sends ~10 updates a second)
 WHAT_CURVES = ("<b>What am I looking at?</b> Two networks train against each other: D learns to tell real images "
                "from G's fakes, G learns to fool D. Healthy runs look like a tug of war: losses wobble around a level "
                "instead of one side winning, and D(x) and D(G(z)) stay apart but do not reach 1 and 0.")

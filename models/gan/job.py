@@ -7,6 +7,8 @@ done, NaN). Pausing ends the job; resuming starts a new job on the same trainer.
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -18,6 +20,12 @@ from .checkpoint import save_run
 from .health import HealthWarning, check_health
 from .history import METRICS
 from .trainer import GanTrainer, NonFiniteError, StepTimer
+
+
+# While training, a thread waiting for the GIL takes it after this long (Python's default: 5 ms). The training
+# step releases the GIL in every torch op and needs it back between ops; while the GUI thread draws (Python),
+# each of those waits would last the full interval and the step would stall for as long as the GUI draws.
+GIL_SWITCH_S = float(os.environ.get("VE_GIL_SWITCH_S", "0.0005"))
 
 
 @dataclass(frozen=True)
@@ -66,10 +74,13 @@ def train_job(ctx: JobContext, trainer: GanTrainer, control, max_steps: int | No
     """Train until paused/stopped/cancelled, NaN, or max_steps more steps are done."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small convolutions: one thread is fastest, and spinning threads hurt on busy CPUs
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch, GIL_SWITCH_S))
     try:
         return (yield from _train(ctx, trainer, control, max_steps))
     finally:
         torch.set_num_threads(threads)
+        sys.setswitchinterval(switch)
 
 
 def _train(ctx: JobContext, trainer: GanTrainer, control, max_steps: int | None):
