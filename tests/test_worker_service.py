@@ -255,6 +255,35 @@ def test_the_vit_session_loads_off_the_job_queue(qtbot, service, gate, monkeypat
     assert results["vit"].grid == (8, 8)
 
 
+def test_the_diffusion_model_loads_off_the_job_queue(qtbot, service, gate, monkeypatch):
+    import dataclasses
+
+    import models.diffusion.app_jobs as app_jobs
+    from models.registry import ModelSource, SourceKind
+
+    real_get = app_jobs.get
+
+    def slow_get(key):
+        spec = real_get(key)
+
+        def loader(source, device, progress=None):
+            gate.wait()
+            return spec.loader(spec.default_source, device, progress)
+        return dataclasses.replace(spec, loader=loader)
+
+    monkeypatch.setattr(app_jobs, "get", slow_get)
+    source = ModelSource(SourceKind.BUNDLED, f"not-cached-{time.time_ns()}")  # a cache key nobody has used
+    results = {}
+    service.submit(app_jobs.load_model_job, app_jobs.BUNDLED_KEY, source, channel="diffusion-model",
+                   on_result=lambda r: results.setdefault("diffusion", r))
+    service.submit(_steps, 3, 0.0, "other", channel="gan", on_result=lambda r: results.setdefault("gan", r))
+    qtbot.waitUntil(lambda: "gan" in results, timeout=60000)
+    assert "diffusion" not in results
+    gate.set()
+    qtbot.waitUntil(lambda: "diffusion" in results, timeout=120000)
+    assert results["diffusion"].num_train_steps > 0
+
+
 def test_the_app_entry_point_never_calls_os_exit():
     import ast
     from pathlib import Path

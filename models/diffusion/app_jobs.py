@@ -20,6 +20,13 @@ def get_model(key: str, source: ModelSource, device: str, progress=None) -> Diff
     return MODEL_CACHE.get(("diffusion", key, source, device), device, lambda d: spec.load(source, d, progress))
 
 
+def model_job(key: str, source: ModelSource, device: str):
+    """Job step (``yield from``): the cached model, else loaded on the worker service's loader thread."""
+    spec = get(key)
+    return MODEL_CACHE.load_job(("diffusion", key, source, device), device, lambda d: spec.load(source, d),
+                                "Loading the diffusion model")
+
+
 def info_of(model: DiffusionModel) -> ModelInfo:
     return ModelInfo(title=model.title, class_names=tuple(model.class_names),
                      num_train_steps=model.schedule.num_steps, image_size=model.image_size,
@@ -28,12 +35,12 @@ def info_of(model: DiffusionModel) -> ModelInfo:
 
 def load_model_job(ctx: JobContext, key: str, source: ModelSource):
     yield Progress(None, "Loading the diffusion model")
-    return info_of(get_model(key, source, ctx.device))
+    return info_of((yield from model_job(key, source, ctx.device)))
 
 
 def sample_with_job(ctx: JobContext, key: str, source: ModelSource, req: SamplingRequest):
     yield Progress(None, "Loading the diffusion model")
-    model = get_model(key, source, ctx.device)
+    model = yield from model_job(key, source, ctx.device)
     return (yield from sample_job(ctx, model, req))
 
 
