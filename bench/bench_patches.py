@@ -63,16 +63,15 @@ def patches_update_ms(rounds: int = 30) -> dict:
         cpu_ms.append((time.thread_time() - c0) * 1000)
         return (time.perf_counter() - t0) * 1000
 
-    names = list(tab.views)
     rng = np.random.default_rng(1)
 
     def next_layer():
         tab.layer_slider.setValue((tab.layer + 5) % 13)
 
     # 1. layer changes as a user makes them: the tab has filled its PCA cache in idle time after the forward
-    tab.view_list.setCurrentRow(names.index("pca"))
+    tab.show_view("pca")
     deadline = time.monotonic() + 60
-    while len(tab._pca_cache) < 13 and time.monotonic() < deadline:
+    while len(tab.session.pca_cache) < 13 and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.005)
     layer_ms = [timed(next_layer) for _ in range(rounds)]
@@ -80,12 +79,12 @@ def patches_update_ms(rounds: int = 30) -> dict:
     # 2. worst case: a layer whose PCA was never computed (a change right after the forward arrived)
     cold_ms = []
     for _ in range(rounds // 2):
-        tab._pca_cache.clear()
+        tab.session.pca_cache.clear()
         cold_ms.append(timed(next_layer))
     cold_cpu = cpu_ms[len(layer_cpu):]
-    tab._precompute.stop()
+    tab.shutdown()  # stops filling the PCA cache in idle time
     # 3. clicking patches in the similarity view
-    tab.view_list.setCurrentRow(names.index("similarity"))
+    tab.show_view("similarity")
     mark = len(cpu_ms)
     patch_ms = [timed(lambda: tab.set_selected(int(rng.integers(196)))) for _ in range(rounds)]
     patch_cpu = cpu_ms[mark:]

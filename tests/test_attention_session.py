@@ -27,7 +27,7 @@ def make_result(grid=(4, 6), ps=8, prefix=("CLS",), layers=3, heads=2, seed=0, l
 
 
 def test_the_session_module_needs_no_qt():
-    code = ("import sys, app.attention_session; "
+    code = ("import sys, app.attention_session, app.patches_session; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'superqt')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

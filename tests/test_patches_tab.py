@@ -43,7 +43,7 @@ def click(qtbot, view, pos):
 
 
 def show(tab, qtbot, name):
-    tab.view_list.setCurrentRow(list(tab.views).index(name))
+    tab.show_view(name)
     qtbot.wait(10)
 
 
@@ -51,7 +51,7 @@ def test_click_patch_shows_cosine_similarity_of_its_token(tab, qtbot):
     r = make_result()
     tab.show_result(r)
     show(tab, qtbot, "similarity")
-    view = tab.views["similarity"].image_view
+    view = tab.pages["similarity"].image_view
     target = 2 * 7 + 5  # row 2, col 5
     click(qtbot, view, view.widget_pos_of_patch(target))
     assert tab.selected == target
@@ -66,7 +66,7 @@ def test_pca_scatter_and_image_are_linked_both_ways(tab, qtbot):
     r = make_result(seed=3)
     tab.show_result(r)
     show(tab, qtbot, "pca")
-    pca_view = tab.views["pca"]
+    pca_view = tab.pages["pca"]
     # the scatter holds PC1/PC2 of the patch tokens at the shown layer
     res = T.pca(r.hidden_states[tab.layer, 2:], 3)
     x, y = pca_view.scatter.scatter.getData()
@@ -91,9 +91,9 @@ def test_layer_change_recomputes_pca_and_export_follows_layer(tab, qtbot):
     r = make_result(seed=5)
     tab.show_result(r)
     show(tab, qtbot, "pca")
-    before = tab.views["pca"].scatter.scatter.getData()[0].copy()
+    before = tab.pages["pca"].scatter.scatter.getData()[0].copy()
     tab.layer_slider.setValue(0)
-    after = tab.views["pca"].scatter.scatter.getData()[0]
+    after = tab.pages["pca"].scatter.scatter.getData()[0]
     np.testing.assert_allclose(after, T.pca(r.hidden_states[0, 2:], 3).scores[:, 0], atol=1e-4)
     assert not np.allclose(before, after)
     out = tab.tokens_for_export()
@@ -104,15 +104,15 @@ def test_every_view_draws_and_models_without_filters_get_a_message(tab, qtbot):
     tab.show_result(make_result(filters=False, prefix=()))
     for name in tab.views:
         show(tab, qtbot, name)
-    assert "does not expose" in tab.views["filters"].status.text()
-    assert "no learned position" in tab.views["position"].status.text()
+    assert "does not expose" in tab.pages["filters"].status.text()
+    assert "no learned position" in tab.pages["position"].status.text()
     tab.show_result(make_result(grid=(4, 4)))
     for name in tab.views:
         show(tab, qtbot, name)
-    pos = tab.views["position"].maps_view.image_item.image
+    pos = tab.pages["position"].maps_view.image_item.image
     assert pos.shape == (4 * 5 + 1, 4 * 5 + 1)
-    assert tab.export_widget() is tab.views["distance"]
-    mad = tab.views["distance"].plot.scatter.getData()[1]
+    assert tab.export_widget() is tab.pages["distance"]
+    mad = tab.pages["distance"].plot.scatter.getData()[1]
     assert len(mad) == 3 * 2
 
 
@@ -120,7 +120,7 @@ def test_hover_in_sequence_strip_shows_that_token(tab, qtbot):
     r = make_result()
     tab.show_result(r)
     show(tab, qtbot, "patchify")
-    view = tab.views["patchify"]
+    view = tab.pages["patchify"]
     view.show_token(0)  # CLS
     assert "CLS" in view.info.text() and not view.image_view.highlight.isVisible()
     view.show_token(2 + 9)
@@ -146,14 +146,14 @@ def test_tab_shows_the_shared_session_forward_without_its_own(tab, qtbot):
     tab.set_image(image)  # same image again (the Attention tab asking too): no second forward
     assert not session.is_busy()
     show(tab, qtbot, "distance")
-    assert len(tab.views["distance"].plot.scatter.getData()[0]) == tab.result.num_layers * tab.result.num_heads
+    assert len(tab.pages["distance"].plot.scatter.getData()[0]) == tab.result.num_layers * tab.result.num_heads
 
 
 def test_similarity_to_a_special_token(tab, qtbot):
     r = make_result(seed=7)
     tab.show_result(r)
     show(tab, qtbot, "similarity")
-    view = tab.views["similarity"]
+    view = tab.pages["similarity"]
     assert [view.query.itemText(i) for i in range(view.query.count())] == ["clicked patch", "CLS", "REG0"]
     view.query.setCurrentIndex(1)  # CLS
     expected = T.cosine_to(r.hidden_states[tab.layer], 0)[2:].reshape(5, 7)
@@ -177,16 +177,16 @@ def test_next_image_keeps_layer_and_patch_but_another_model_resets_them(tab, qtb
 def test_pca_of_every_layer_is_ready_after_idle_time(tab, qtbot):
     r = make_result(seed=9)
     tab.show_result(r)
-    qtbot.waitUntil(lambda: len(tab._pca_cache) == 4, timeout=5000)
+    qtbot.waitUntil(lambda: len(tab.session.pca_cache) == 4, timeout=5000)
     for layer in range(4):
-        np.testing.assert_allclose(tab._pca_cache[layer].scores, T.pca(r.hidden_states[layer, 2:], 10).scores)
+        np.testing.assert_allclose(tab.session.pca_cache[layer].scores, T.pca(r.hidden_states[layer, 2:], 10).scores)
 
 
 def test_hovering_a_patch_shows_its_pixels_and_embedding(tab, qtbot):
     r = make_result(seed=11)
     tab.show_result(r)
     show(tab, qtbot, "patchify")
-    view = tab.views["patchify"]
+    view = tab.pages["patchify"]
     pos = view.image_view.widget_pos_of_patch(3 * 7 + 6)
     qtbot.mouseMove(view.image_view.viewport(), QPoint(round(pos.x()), round(pos.y())))
     qtbot.waitUntil(lambda: "row 3, column 6" in view.info.text(), timeout=2000)
@@ -194,3 +194,58 @@ def test_hovering_a_patch_shows_its_pixels_and_embedding(tab, qtbot):
     shown = view.vector_view.image_item.image.ravel()[:24]
     np.testing.assert_allclose(shown, r.hidden_states[0, token], atol=1e-6)
     assert view.strip.highlight.isVisible()
+
+
+def _key(qtbot, slider, key):
+    """A real key press on the focused slider (FloatSlider hands its focus to its QSlider)."""
+    slider.setFocus()
+    qtbot.waitUntil(lambda: slider.slider.hasFocus(), timeout=2000)
+    qtbot.keyClick(slider.slider, key)
+
+
+def test_opacity_sliders_step_with_arrow_keys_and_page_keys(tab, qtbot):
+    tab.show_result(make_result(seed=4))
+    show(tab, qtbot, "pca")
+    pca = tab.pages["pca"]
+    _key(qtbot, pca.opacity, Qt.Key.Key_PageDown)
+    assert pca.image_view.overlay_item.opacity() == pytest.approx(0.75)
+    _key(qtbot, pca.opacity, Qt.Key.Key_Right)
+    assert pca.image_view.overlay_item.opacity() == pytest.approx(0.76)
+    show(tab, qtbot, "similarity")
+    sim = tab.pages["similarity"]
+    _key(qtbot, sim.opacity, Qt.Key.Key_PageUp)
+    assert sim.image_view.overlay_item.opacity() == pytest.approx(0.85)
+    _key(qtbot, sim.opacity, Qt.Key.Key_Left)
+    assert sim.image_view.overlay_item.opacity() == pytest.approx(0.84)
+
+
+def test_loading_placeholder_until_the_first_result_then_the_pca_view(tab, qtbot):
+    assert not tab.content.showing_content() and "Loading the model" in tab.content.message.text()
+    assert not tab.pages["pca"].isVisible()
+    tab.show_result(make_result())
+    assert tab.content.showing_content() and tab.pages["pca"].isVisible() and tab.current_view() == "pca"
+
+
+def test_views_are_addressable_by_name(tab, qtbot):
+    tab.show_result(make_result())
+    assert tab.views[0] == "pca" and set(tab.views) == set(tab.pages)
+    tab.show_view("filters")
+    assert tab.current_view() == "filters" and tab.view_list.currentRow() == 1
+    with pytest.raises(ValueError, match="no view"):
+        tab.show_view("qkv")
+
+
+def test_the_view_keeps_its_place_when_its_status_changes(open_tab, qtbot):
+    from app.tabs.patches_tab import PatchesTab
+
+    tab = open_tab(PatchesTab, (900, 700))
+    tab.show_result(make_result(prefix=()))
+    show(tab, qtbot, "similarity")
+    view = tab.pages["similarity"]
+    geometry = view.image_view.geometry()
+    one_line = view.status.text()
+    tab.show_result(make_result(prefix=("CLS", "REG0", "REG1", "REG2"), seed=1))  # "...; to CLS: 0.12; to REG0: ..."
+    qtbot.wait(20)
+    metrics = view.status.fontMetrics()
+    assert metrics.horizontalAdvance(one_line) < view.status.width() < metrics.horizontalAdvance(view.status.text())
+    assert view.image_view.geometry() == geometry

@@ -49,10 +49,13 @@ class ModelPicker(QGroupBox):
     picked = Signal(object)  # PickedModel: "Run this model" with a complete choice
 
     def __init__(self, title: str = "Model", show_input_size: bool = True, status_lines: int = 3,
-                 parent: QWidget | None = None) -> None:
+                 compact: bool = False, parent: QWidget | None = None) -> None:
+        """compact: every label above its field (for a narrow column)."""
         super().__init__(title, parent)
         self._entries: dict[str, ModelEntry] = {}
         form = QFormLayout(self)
+        if compact:
+            form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         self.model_combo = QComboBox()
         self.model_combo.addItem("Listing the models...")
         self.model_combo.setEnabled(False)
@@ -69,7 +72,7 @@ class ModelPicker(QGroupBox):
         self.size_spin.setToolTip("Square input side in pixels; other sizes interpolate the position embeddings")
         self.run_button = QPushButton("Run this model")
         self.run_button.setEnabled(False)
-        self.status = StatusLine("", lines=status_lines)
+        self.status = StatusLine("", lines=status_lines + (2 if compact else 0))
         form.addRow(self.model_combo)
         form.addRow("Weights", self.source_combo)
         form.addRow("Id / path", ref_row)

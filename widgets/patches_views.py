@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QSplitter, QVBoxLayout, QWidget)
-from superqt import QLabeledDoubleSlider
 
+from .float_slider import FloatSlider
 from .patches_image import PatchImageView
 from .patches_plots import DistancePlot, MosaicView, TokenScatter
 from .patches_sequence import TokenSequenceStrip
+from .status_line import ReservedLabel
 
 
 class ViewPage(QWidget):
@@ -29,8 +30,7 @@ class ViewPage(QWidget):
         self.help_label = QLabel(self.help_text)
         self.help_label.setWordWrap(True)
         self.help_label.setStyleSheet("color: #444;")
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = ReservedLabel("", min_lines=2)  # room for two lines: a new status never moves the view
         self.outer.addWidget(title)
         self.outer.addWidget(self.help_label)
 
@@ -136,7 +136,7 @@ class FiltersView(ViewPage):
         self.finish(split)
 
     def set_data(self, tiles_mosaic: np.ndarray | None, comps_mosaic: np.ndarray | None, n_filters: int,
-                 kernel: tuple[int, int], explained: np.ndarray | None) -> None:
+                 kernel: tuple[int, int], explained: np.ndarray | None, note: str = "") -> None:
         if tiles_mosaic is None:
             self.tiles_view.image_item.clear()
             self.comps_view.image_item.clear()
@@ -148,7 +148,7 @@ class FiltersView(ViewPage):
         k = len(explained)
         self.comps_view.set_title(f"top {k} principal components: {100 * explained.sum():.0f}% of the variance")
         self.status.setText("Filters: " + ", ".join(f"PC{i + 1} {100 * e:.1f}%" for i, e in enumerate(explained[:6]))
-                            + (" ..." if k > 6 else ""))
+                            + (" ..." if k > 6 else "") + note)
 
 
 class PositionView(ViewPage):
@@ -201,8 +201,10 @@ class TokenPCAView(ViewPage):
         self.scatter = TokenScatter()
         controls = QHBoxLayout()
         self.mask_box = QCheckBox("hide background (first component)")
-        self.opacity = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.opacity = FloatSlider(Qt.Orientation.Horizontal)  # arrow keys and PgUp/PgDn step it
         self.opacity.setRange(0.0, 1.0)
+        self.opacity.setSingleStep(0.01)
+        self.opacity.setPageStep(0.1)
         self.opacity.setValue(0.85)
         self.x_comp, self.y_comp = QSpinBox(), QSpinBox()
         for box, v in ((self.x_comp, 1), (self.y_comp, 2)):
@@ -271,8 +273,10 @@ class SimilarityView(ViewPage):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.image_view = PatchImageView(colorbar=True)
-        self.opacity = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.opacity = FloatSlider(Qt.Orientation.Horizontal)  # arrow keys and PgUp/PgDn step it
         self.opacity.setRange(0.0, 1.0)
+        self.opacity.setSingleStep(0.01)
+        self.opacity.setPageStep(0.1)
         self.opacity.setValue(0.75)
         self.query = QComboBox()
         self.query.setToolTip("Compare every patch with the clicked patch, or with a special token such as CLS")
