@@ -18,6 +18,7 @@ from models.detection.ground_truth import GroundTruth
 from models.detection.matching import VERDICT_NAMES
 
 WORST_ROWS = 50
+KEEP_RUNS = 4  # finished runs kept (each holds its data set's images)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,11 @@ class EvalSession:
         return self.runs.get((model_key, ref, dataset_id))
 
     def set_run(self, run: EvalRun, dataset_id=None) -> None:
-        self.runs[(run.model_key, run.model_ref, dataset_id if dataset_id is not None else run.dataset.key)] = run
+        key = (run.model_key, run.model_ref, dataset_id if dataset_id is not None else run.dataset.key)
+        self.runs.pop(key, None)
+        self.runs[key] = run
+        while len(self.runs) > KEEP_RUNS:
+            self.runs.pop(next(iter(self.runs)))
         self.run = run
         self._matches = {0: run.match50}
 

@@ -161,6 +161,10 @@ def _session(evaluated):
 def test_eval_session_values_follow_threshold_iou_and_hide_tp(evaluated):
     s = _session(evaluated)
     assert s.cached("m", "", "ds") is s.run and s.cached("m", "", "other") is None
+    first = s.run
+    for i in range(5):  # the oldest runs are dropped beyond KEEP_RUNS
+        s.set_run(first, f"ds{i}")
+    assert s.cached("m", "", "ds") is None and s.cached("m", "", "ds4") is first and len(s.runs) == 4
     v = s.set_threshold(0.5)
     k = len(s.run.dataset.class_names)
     assert v.confusion.shape == (k + 1, k + 1) and v.labels[-1] == "background"
