@@ -8,11 +8,10 @@ from typing import Callable
 import numpy as np
 import torch
 from PIL import Image
-from safetensors import SafetensorError, safe_open
 
 from models.config_checks import ConfigReader, check_budget
-from models.errors import CheckpointError
 from models.loading import bundled_weights_path, load_into, load_state_dict_file
+from models.safetensors_io import read_metadata
 from models.registry import ModelSource, ModelSpec, SourceKind, register
 
 from .config import DetrConfig
@@ -51,11 +50,7 @@ def load_bundled_model(path: str | Path | None = None) -> ShapesDETR:
     path = Path(path) if path else bundled_weights_path(WEIGHTS_FILE)
     meta: dict[str, str] = {}
     if path.suffix == ".safetensors" and path.is_file():
-        try:
-            with safe_open(str(path), "pt") as f:
-                meta = f.metadata() or {}
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise CheckpointError(f"'{path.name}' is not a readable safetensors file ({str(exc)[:160]}).") from None
+        meta = read_metadata(path)
     config = detr_config_from_metadata(meta, where=f"'{path.name}'")  # checked before any tensor is built
     model = load_into(ShapesDETR(config), load_state_dict_file(path), "the shapes DETR")
     return model.eval()

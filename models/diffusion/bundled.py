@@ -7,6 +7,7 @@ from pathlib import Path
 from ..config_checks import ConfigReader, check_budget
 from ..errors import CheckpointError
 from ..loading import atomic_write, load_into, load_state_dict_file
+from ..safetensors_io import read_metadata
 from ..shapes import SHAPE_CLASSES
 from .model import DiffusionModel
 from .schedule import SCHEDULES, make_schedule
@@ -53,14 +54,8 @@ def save_unet(net: UNet, path: Path, schedule: str, timesteps: int, extra: dict 
 
 def _read_metadata(path: Path) -> tuple[UNetConfig, str, int, tuple[str, ...], dict]:
     """(config, schedule, timesteps, class names, metadata) of a weights file, all checked."""
-    from safetensors import safe_open
-
     where = f"'{path.name}'"
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file for the user
-        raise CheckpointError(f"{path.name} is not a readable safetensors file ({str(exc)[:160]}).") from None
+    meta = read_metadata(path)
     if "unet_config" not in meta:
         raise CheckpointError(f"{path.name} has no 'unet_config' metadata: it was not saved by this app's DDPM.")
     try:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..config_checks import ConfigReader, check_budget, check_finite
 from ..errors import CheckpointError
 from ..loading import atomic_write, load_into
+from ..safetensors_io import read_metadata, read_with_metadata
 from .catalog import DATASET_INFO, LOSS_INFO
 from .config import IMAGE_SIZES, GanConfig, TrainConfig
 from .networks import Discriminator, Generator
@@ -75,21 +75,14 @@ def read_run(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"'{path}' does not exist.")
+    meta = read_metadata(path)  # the header is checked before any tensor is read
+    if "vision_explorer" not in meta:
+        raise CheckpointError(f"'{path.name}' is not a saved GAN run of this app (its metadata has no run "
+                              "header). Open a file written by 'Save run'.")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            keys = list(f.keys())
-            if "vision_explorer" not in meta:
-                example = ", ".join(keys[:3]) or "no tensors"
-                raise CheckpointError(
-                    f"'{path.name}' is not a saved GAN run of this app (it holds {len(keys)} tensors, e.g. {example}). "
-                    "Open a file written by 'Save run'.")
-            tensors = {k: f.get_tensor(k) for k in keys}
         header = json.loads(meta["vision_explorer"])
-    except CheckpointError:
-        raise
-    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"'{path.name}' is damaged or not a safetensors file ({str(exc)[:120]}).") from None
+    except ValueError:
+        raise CheckpointError(f"'{path.name}' is damaged: its run header is not valid JSON.") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"'{path.name}' has an unreadable header: it is not a GAN run of this app.")
     if header.get("format") != FORMAT:
@@ -99,6 +92,7 @@ def read_run(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
         raise CheckpointError(f"'{path.name}' has an unreadable format version ({str(version)[:20]!r}).")
     if version > VERSION:
         raise CheckpointError(f"'{path.name}' comes from a newer version of the app (format {header['version']}).")
+    _meta, tensors = read_with_metadata(path)
     return header, tensors
 
 

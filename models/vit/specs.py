@@ -15,6 +15,7 @@ from torchvision.models import ViT_B_16_Weights, ViT_B_32_Weights, ViT_L_16_Weig
 from ..errors import CheckpointError
 from ..loading import bundled_weights_path, load_into, load_state_dict_file, torchvision_state_dict
 from ..registry import ModelSource, ModelSpec, SourceKind, register
+from ..safetensors_io import read_metadata
 from .bundled import ShapesViT, ViTConfig
 from .capture_bundled import BundledViT
 from .capture_hf import load_hf_vit
@@ -27,17 +28,10 @@ BUNDLED_FILE = "vit_shapes.safetensors"
 
 def _bundled_config(path) -> ViTConfig:
     """The architecture saved in a .safetensors file's metadata, checked; a .pt file: the default one."""
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
     if path.suffix != ".safetensors" or not path.is_file():
         return ViTConfig()  # a missing file is reported by load_state_dict_file
-    try:
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"'{path.name}' is not a readable safetensors file ({str(exc)[:160]}).") from None
-    return ViTConfig.from_metadata(meta, where=f"'{path.name}'")
+    return ViTConfig.from_metadata(read_metadata(path), where=f"'{path.name}'")
 
 
 def load_bundled(source: ModelSource, device: str = "cpu", progress=None) -> BundledViT:
