@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from models.qkv_math import HeadStep, MultiHeadStep, entropy_bits, head_step, multi_head_step
+from models.qkv_math import HeadStep, MultiHeadStep, entropy_bits, head_step, multi_head_step, softmax
 from models.vit.patch_blas import single_blas_thread
 
 
@@ -32,6 +32,7 @@ class Bars:
     values: np.ndarray  # (N,) one bar per token
     labels: tuple[str, ...]
     highlight: int | None = None  # the query token (outlined)
+    y_range: tuple[float, float] | None = None  # fixed axis for every query of the layer (None: fit the values)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ class QKVSession:
         self.capture = None  # models.vit.qkv.QKVCapture
         self.selection = QKVSelection()
         self._labels: tuple[str, ...] = ()
+        self._layer_scale = False
+        self._ranges: dict[tuple[int, bool], tuple[float, float]] = {}
 
     def set_capture(self, capture) -> None:
         """A new forward: keep layer/head/token where they still exist, else pick the last layer, the centre patch."""
@@ -100,6 +103,8 @@ class QKVSession:
             self.capture.num_layers, self.capture.num_heads, self.capture.grid)
         self.capture = capture
         self._labels = token_labels(capture.prefix_tokens, capture.grid)
+        self._layer_scale = capture.has_layer_scale  # compares whole arrays: once per capture, not per frame
+        self._ranges: dict[tuple[int, bool], tuple[float, float]] = {}
         if not fits:
             gh, gw = capture.grid
             centre = capture.num_prefix + (gh // 2) * gw + gw // 2
@@ -130,19 +135,20 @@ class QKVSession:
         gh, gw = c.grid
         p = c.num_prefix
         heads_maps = multi.weights[:, p:].reshape(1, c.num_heads, gh, gw)
+        bound, top = self._layer_ranges(layer, s.use_scale)
         d_k = c.d_k
         return QKVFrame(
             caption=f"{c.model_title}: layer {layer + 1}, head {head + 1} of {c.num_heads}, query = {name}",
             selection=s,
-            x=matrix(f"1. x: {name} after the LayerNorm (D = {c.normed.shape[-1]})", c.normed[layer, tok], (name,)),
-            q=matrix(f"1. q = x W_q (head {head + 1}, d_k = {d_k})", step.q, (name,)),
+            x=matrix(f"1. x: the query token after the LayerNorm (D = {c.normed.shape[-1]})", c.normed[layer, tok], (name,)),
+            q=matrix(f"1. q = x W_q of this head (d_k = {d_k})", step.q, (name,)),
             k=matrix(f"1. K = X W_k ({n} x {d_k})", step.k, labels, hl=tok),
             v=matrix(f"1. V = X W_v ({n} x {d_k})", step.v, labels, hl=tok),
-            scores=Bars("2. scores = q K^T", step.scores.astype(np.float32), labels, tok),
+            scores=Bars("2. scores = q K^T", step.scores.astype(np.float32), labels, tok, (-bound, bound)),
             scaled=Bars(f"2. scaled = scores / sqrt({d_k})" + ("" if s.use_scale else "  (not used: temperature off)"),
-                        step.scaled.astype(np.float32), labels, tok),
+                        step.scaled.astype(np.float32), labels, tok, (-bound * scale, bound * scale)),
             weights=Bars("2. softmax" + ("(scaled)" if s.use_scale else "(scores), no scaling"),
-                         step.weights.astype(np.float32), labels, tok),
+                         step.weights.astype(np.float32), labels, tok, (0.0, top)),
             weights_map=step.weights[p:].reshape(gh, gw).astype(np.float32),
             prefix_share=float(step.weights[:p].sum()),
             output=matrix(f"3. output = weights x V (d_k = {d_k})", step.output, (name,)),
@@ -154,6 +160,17 @@ class QKVSession:
             checks=self._checks(step, multi, layer, head, tok),
             explanation=temperature_text(step, n),
         )
+
+    def _layer_ranges(self, layer: int, use_scale: bool) -> tuple[float, float]:
+        """(largest |score|, largest weight) over every head and query of the layer: the bar charts keep one
+        axis while the query or head changes (a new axis costs more than the bars). Cached per layer."""
+        key = (layer, use_scale)
+        if key not in self._ranges:
+            c = self.capture
+            scores = np.matmul(c.q[layer], c.k[layer].transpose(0, 2, 1))  # (heads, N, N) float32
+            top = float(c.attentions[layer].max()) if use_scale else float(softmax(scores.astype(np.float64)).max())
+            self._ranges[key] = (float(np.abs(scores).max()), top)
+        return self._ranges[key]
 
     def _projection(self, multi: MultiHeadStep, layer: int, tok: int, use_scale: bool) -> Matrix:
         rows = [multi.concat, multi.projected]
@@ -168,7 +185,7 @@ class QKVSession:
         branch = c.branch_out[layer, tok] if use_scale else None
         if branch is None:  # temperature off: the what-if output (a layer scale, if any, is not re-applied)
             branch = multi.projected
-        title = "5. residual add: x_in + attention" + (" (after the layer scale)" if c.has_layer_scale else "")
+        title = "5. residual add: x_in + attention" + (" (after the layer scale)" if self._layer_scale else "")
         return matrix(title, np.stack([c.block_in[layer, tok], branch, c.block_in[layer, tok] + branch]),
                   ("residual in", "+ attention", "= residual out"))
 

@@ -107,6 +107,6 @@ def test_page_click_head_and_temperature(qtbot, cap):
     np.testing.assert_allclose(page.weights_bars.values, cap.attentions[-1, 2, page.session.selection.token], atol=1e-5)
     assert page.k_map.values.shape == (cap.num_tokens, cap.d_k)
     page.scale_check.setChecked(False)
-    assert page.session.selection.use_scale is False and "what-if" in page.checks.text()
+    assert page.session.selection.use_scale is False and "what-if" in page.notes.text()
     page.shutdown()
     page.ctx.worker.shutdown()

@@ -41,7 +41,9 @@ class TokenBars(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setLabel("bottom", axis_label)
-        self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.9, brush=BAR, pen=None)
+        # all bars as one filled step curve: one path to paint instead of N rectangles
+        self.bars = pg.PlotCurveItem(np.array([-0.5, 0.5]), np.zeros(1), stepMode="center", fillLevel=0.0,
+                                     brush=pg.mkBrush(BAR), pen=pg.mkPen(BAR, width=1))
         self.query_bar = pg.BarGraphItem(x=[0], height=[0], width=0.9, brush=QUERY, pen=None)
         self.plot.addItem(self.bars)
         self.plot.addItem(self.query_bar)
@@ -60,13 +62,15 @@ class TokenBars(QWidget):
     def values(self) -> np.ndarray:
         return self._values
 
-    def set_bars(self, title: str, values: np.ndarray, labels: tuple[str, ...] = (), highlight: int | None = None) -> None:
+    def set_bars(self, title: str, values: np.ndarray, labels: tuple[str, ...] = (), highlight: int | None = None,
+                 y_range: tuple[float, float] | None = None) -> None:
+        """One bar per value; `y_range` fixes the axis (rounded outwards), else it fits the values."""
         values = np.asarray(values, np.float32)
         n = len(values)
         resized = n != len(self._values)
         self._values, self._labels = values, tuple(labels)
         self.title.setText(title)
-        self.bars.setOpts(x=np.arange(n), height=values)
+        self.bars.setData(np.arange(n + 1) - 0.5, values)
         if highlight is not None and 0 <= highlight < n:
             self.query_bar.setOpts(x=[highlight], height=[values[highlight]])
             self.query_bar.setVisible(True)
@@ -74,16 +78,14 @@ class TokenBars(QWidget):
             self.query_bar.setVisible(False)
         if resized:
             self.plot.setXRange(-0.5, n - 0.5, padding=0.01)
-        lo, hi = -nice_bound(min(0.0, float(values.min()))), nice_bound(max(0.0, float(values.max())))
+        lo_v, hi_v = y_range if y_range is not None else (float(values.min()), float(values.max()))
+        lo, hi = -nice_bound(min(0.0, lo_v)), nice_bound(max(0.0, hi_v))
         y_range = (lo, hi if hi > lo else lo + 1.0)
         if y_range != self._y_range:  # an unchanged range re-lays out no axis
             self._y_range = y_range
             self.plot.setYRange(*y_range, padding=0.05)
-        top = int(np.argmax(values))
-        self.readout.setText(f"max at {top} ({self._name(top)}): {values[top]:+.4f}; hover for a value")
-
-    def _name(self, i: int) -> str:
-        return self._labels[i] if i < len(self._labels) else f"token {i}"
+        if resized:  # a steady text: relabelling on every query would repaint the whole page
+            self.readout.setText(f"{n} bars: hover for a value")
 
     def _on_moved(self, pos) -> None:
         if not self.plot.sceneBoundingRect().contains(pos):

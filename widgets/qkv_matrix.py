@@ -85,7 +85,8 @@ class MatrixHeatmap(QWidget):
         if reshaped:
             self.plot.setRange(QRectF(0, 0, cols, rows), padding=0)
         self._set_highlight(highlight_row)
-        self.readout.setText(f"{rows} x {cols}, values in [{values.min():+.3f}, {values.max():+.3f}]; hover for a value")
+        if reshaped:  # a steady text: relabelling a dozen readouts per query would repaint the whole page
+            self.readout.setText(f"{rows} x {cols}: hover for a value")
 
     def _set_highlight(self, row: int | None) -> None:
         if row is None:

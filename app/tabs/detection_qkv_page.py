@@ -216,7 +216,7 @@ class DetectionQKVPage(QWidget):
             widget.set_matrix(m.title, m.values, m.row_labels, m.col_prefix, m.highlight_row)
         for widget, b in ((self.scores_bars, f.scores), (self.scaled_bars, f.scaled), (self.weights_bars, f.weights),
                           (self.self_bars, f.self_weights)):
-            widget.set_bars(b.title, b.values, b.labels, b.highlight)
+            widget.set_bars(b.title, b.values, b.labels, b.highlight, b.y_range)
         self.image_view.set_overlay(f.weights_map, levels=(0.0, max(float(f.weights_map.max()), 1e-6)))
         self.heads_view.set_maps(f.heads_maps, (0, f.selection.head))
         self.checks.setText(f.checks)

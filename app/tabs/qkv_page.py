@@ -16,7 +16,7 @@ from superqt import QLabeledSlider
 
 from widgets.attention_mosaic import AttentionMosaic
 from widgets.image_view import ImageView
-from widgets.qkv_bars import TokenBars
+from widgets.qkv_bars import TokenBars, nice_bound
 from widgets.qkv_matrix import MatrixHeatmap
 
 from ..qkv_session import QKVFrame, QKVSession, qkv_vit_job
@@ -105,18 +105,14 @@ class QKVPage(QWidget):
         self.token_spin.setToolTip("Query token index (0 = the first prefix token, e.g. CLS); or click a patch")
         self.scale_check = QCheckBox("Scale by 1/sqrt(d_k)\n(untick: the temperature what-if)")
         self.scale_check.setChecked(True)
-        self.share = _label(lines=2)
-        self.checks = _label(lines=6)
-        self.explanation = _label(lines=8)
+        self.notes = _label(lines=16)  # one label for the three texts: one repaint per query, not three
         box = QGroupBox("Q, K, V: the query")
         form = QFormLayout(box)
         form.addRow("Layer", self.layer_slider)
         form.addRow("Head", self.head_slider)
         form.addRow("Query token", self.token_spin)
         form.addRow(self.scale_check)
-        form.addRow(self.share)
-        form.addRow(self.checks)
-        form.addRow(self.explanation)
+        form.addRow(self.notes)
         return box
 
     def _connect(self) -> None:
@@ -223,12 +219,12 @@ class QKVPage(QWidget):
                           (self.resid_map, f.residual)):
             widget.set_matrix(m.title, m.values, m.row_labels, m.col_prefix, m.highlight_row)
         for widget, b in ((self.scores_bars, f.scores), (self.scaled_bars, f.scaled), (self.weights_bars, f.weights)):
-            widget.set_bars(b.title, b.values, b.labels, b.highlight)
-        self.image_view.set_overlay(f.weights_map, levels=(0.0, max(float(f.weights_map.max()), 1e-6)))
+            widget.set_bars(b.title, b.values, b.labels, b.highlight, b.y_range)
+        top = nice_bound(float(f.weights_map.max())) or 1e-6  # steady levels: the colour bar rarely redraws
+        self.image_view.set_overlay(f.weights_map, levels=(0.0, top))
         self.heads_view.set_maps(f.heads_maps, (0, f.selection.head))
-        self.share.setText(f"Weight on the non-patch tokens (not in the map): {f.prefix_share * 100:.1f}%")
-        self.checks.setText(f.checks)
-        self.explanation.setText(f.explanation)
+        self.notes.setText(f"Weight on the non-patch tokens (not in the map): {f.prefix_share * 100:.1f}%\n\n"
+                           f"{f.checks}\n\n{f.explanation}")
         self._draw_query_frame()
 
     def _draw_query_frame(self) -> None:
