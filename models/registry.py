@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Mapping
 
-TASKS = ("vit", "detection", "gan", "diffusion")
+TASKS = ("vit", "detection", "gan", "diffusion", "compare")
 
 
 class SourceKind(str, Enum):

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from ..config_checks import ConfigReader, check_budget
 from ..shapes import NUM_CLASSES
 from ..vit.bundled import standardise
 
@@ -31,6 +32,19 @@ class CoAtNetConfig:
 
     def to_metadata(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], where: str = "This weights file") -> "CoAtNetConfig":
+        """The config saved in a weights file, every field checked before anything is built."""
+        r, d = ConfigReader(meta, where), cls()
+        cfg = cls(stem=r.integer("stem", 4, 512, d.stem), dims=r.ints("dims", 4, 1024, 4, 4, d.dims),
+                  depths=r.ints("depths", 1, 12, 4, 4, d.depths), heads=r.integer("heads", 1, 32, d.heads),
+                  expand=r.integer("expand", 1, 8, d.expand), mlp_ratio=r.number("mlp_ratio", 0.25, 8.0, d.mlp_ratio),
+                  num_classes=r.integer("num_classes", 1, 10_000, d.num_classes))
+        r.require(all(t % cfg.heads == 0 for t in cfg.dims[2:]), f"attention widths {cfg.dims[2:]} are not "
+                                                                  f"divisible by heads={cfg.heads}.")
+        check_budget(lambda: CoAtNetShapes(cfg), where)
+        return cfg
 
 
 class SqueezeExcite(nn.Module):

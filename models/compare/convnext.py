@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config_checks import ConfigReader, check_budget
 from ..shapes import NUM_CLASSES
 from ..vit.bundled import standardise
 
@@ -27,6 +28,17 @@ class ConvNeXtConfig:
 
     def to_metadata(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], where: str = "This weights file") -> "ConvNeXtConfig":
+        """The config saved in a weights file, every field checked before anything is built."""
+        r, d = ConfigReader(meta, where), cls()
+        cfg = cls(dims=r.ints("dims", 4, 1024, 1, 6, d.dims), depths=r.ints("depths", 1, 12, 1, 6, d.depths),
+                  stem_stride=r.integer("stem_stride", 1, 8, d.stem_stride),
+                  num_classes=r.integer("num_classes", 1, 10_000, d.num_classes))
+        r.require(len(cfg.dims) == len(cfg.depths), f"{len(cfg.dims)} stage widths but {len(cfg.depths)} depths.")
+        check_budget(lambda: ConvNeXtShapes(cfg), where)
+        return cfg
 
 
 class ChannelsLastNorm(nn.LayerNorm):
