@@ -14,7 +14,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from models.errors import CheckpointError, WeightsUnavailableError
+from models.config_checks import ConfigReader, check_module_finite
+from models.errors import WeightsUnavailableError
+from models.hf_errors import first_line, load_errors, load_failure, refused_pickle
 from models.registry import ModelSource, ModelSpec, SourceKind, register
 
 from .detector import Detector, check_image
@@ -128,9 +130,26 @@ def _processor(family: HFFamily, ref: str):
     import transformers
 
     try:
-        return transformers.AutoImageProcessor.from_pretrained(ref)
-    except (OSError, ValueError):
+        return transformers.AutoImageProcessor.from_pretrained(ref, trust_remote_code=False)
+    except (OSError, ValueError, TypeError, KeyError):
         return getattr(transformers, family.processor_class)()
+
+
+def _checked_config(ref: str):
+    """The model's config.json, its sizes checked before any tensor is built."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(ref, trust_remote_code=False)
+    r = ConfigReader(config.to_dict(), f"'{ref}'")
+    for name in ("d_model", "hidden_dim", "hidden_size"):
+        r.integer(name, 1, 8192, 1)
+    for name in ("encoder_layers", "decoder_layers", "num_hidden_layers"):
+        r.integer(name, 0, 64, 1)
+    for name in ("encoder_ffn_dim", "decoder_ffn_dim", "intermediate_size"):
+        r.integer(name, 1, 65536, 1)
+    r.integer("num_queries", 1, 10_000, 1)
+    r.require(len(getattr(config, "id2label", None) or {}) <= 100_000, "id2label has more than 100,000 classes.")
+    return config
 
 
 def load_hf_detector(family: HFFamily, ref: str, device: str = "cpu", key: str = "", title: str = "") -> HFDetector:
@@ -141,21 +160,26 @@ def load_hf_detector(family: HFFamily, ref: str, device: str = "cpu", key: str =
         raise WeightsUnavailableError(f"Could not load a detector: the folder '{ref}' does not exist.")
     ref = str(Path(ref).expanduser()) if is_local else ref
     try:
+        config = _checked_config(ref)
         try:
-            model = AutoModelForObjectDetection.from_pretrained(ref, attn_implementation="eager", trust_remote_code=False)
+            model = AutoModelForObjectDetection.from_pretrained(ref, config=config, attn_implementation="eager",
+                                                                trust_remote_code=False)
         except ValueError as exc:
             if "attn_implementation" not in str(exc) and "eager" not in str(exc):
                 raise
-            model = AutoModelForObjectDetection.from_pretrained(ref, trust_remote_code=False)
+            model = AutoModelForObjectDetection.from_pretrained(ref, config=config, trust_remote_code=False)
+        check_module_finite(model, f"'{ref}'")
+        model.eval()
+        name = Path(ref).name if is_local else ref
+        return HFDetector(family, model, _processor(family, ref), key or f"detection/hf-{family.key}",
+                          title or f"{family.title}: {name}").to(device)
     except OSError as exc:
+        if refused_pickle(exc):
+            raise load_failure(exc, ref, "detector") from None
         where = f"the folder {ref}" if is_local else f"'{ref}' (not in the local Hugging Face cache, and the hub is unreachable?)"
-        raise WeightsUnavailableError(f"Could not load a detector from {where}: {str(exc).splitlines()[0][:200]}") from None
-    except (ValueError, KeyError, RuntimeError) as exc:
-        raise CheckpointError(f"'{ref}' is not a detector this app can load: {str(exc).splitlines()[0][:200]}") from None
-    model.eval()
-    name = Path(ref).name if is_local else ref
-    return HFDetector(family, model, _processor(family, ref), key or f"detection/hf-{family.key}",
-                      title or f"{family.title}: {name}").to(device)
+        raise WeightsUnavailableError(f"Could not load a detector from {where}: {first_line(exc, 200)}") from None
+    except load_errors() as exc:  # a pickled pytorch_model.bin, a bad config.json, weights of other shapes, ...
+        raise load_failure(exc, ref, "detector") from None
 
 
 def _loader(family: HFFamily):

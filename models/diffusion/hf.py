@@ -7,8 +7,11 @@ loop on the scheduler's alphas_cumprod, prediction type and clipping, so every s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
-from ..errors import CheckpointError, WeightsUnavailableError
+from ..config_checks import ConfigReader, check_module_finite
+from ..errors import CheckpointError, UserFacingError, WeightsUnavailableError
+from ..hf_errors import load_errors, load_failure, refused_pickle
 from ..hub_access import require_hub
 from .model import DiffusionModel
 from .schedule import schedule_from_alpha_bar
@@ -37,14 +40,21 @@ def load_diffusers_unet(ref: str, device: str = "cpu", progress=None) -> Diffusi
     unet_sub = _subfolder(ref, "unet", "config.json") if local else None
     sched_sub = _subfolder(ref, "scheduler", "scheduler_config.json") if local else None
     try:
-        unet = _from_pretrained(UNet2DModel, ref, unet_sub)
+        unet = _from_pretrained(UNet2DModel, ref, unet_sub, check=_check_unet_config)
         scheduler = _from_pretrained(DDPMScheduler, ref, sched_sub)
+        check_module_finite(unet, f"'{ref}'")
+    except UserFacingError:
+        raise
     except (OSError, ValueError, EnvironmentError) as exc:
+        if refused_pickle(exc):
+            raise load_failure(exc, ref, "diffusers UNet") from None
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         if local:
             raise CheckpointError(f"{ref} is not a diffusers UNet2DModel folder ({first}).") from None
         raise WeightsUnavailableError(f"{ref} is neither in the Hugging Face cache nor downloadable ({first}). "
                                       "Connect once, or pick a local folder saved with save_pretrained.") from None
+    except load_errors() as exc:  # a pickled diffusion_pytorch_model.bin, weights of other shapes, ...
+        raise load_failure(exc, ref, "diffusers UNet") from None
     unet = unet.to(device).eval().requires_grad_(False)
     cfg = scheduler.config
     size = unet.config.sample_size
@@ -61,12 +71,30 @@ def load_diffusers_unet(ref: str, device: str = "cpu", progress=None) -> Diffusi
         device=device, module=unet, notes={"scheduler": dict(cfg)})
 
 
-def _from_pretrained(cls, ref: str, subfolder: str | None):
+def _check_unet_config(config: dict, ref: str) -> None:
+    """The sizes in a UNet's config.json, checked before any tensor is built."""
+    r = ConfigReader(config, f"'{ref}'")
+    r.ints("block_out_channels", 1, 4096, 1, 8)
+    r.integer("layers_per_block", 1, 16, 1)
+    r.integer("in_channels", 1, 16, 3)
+    r.integer("out_channels", 1, 16, 3)
+    r.integer("norm_num_groups", 1, 256, 32)
+    size = config.get("sample_size")
+    r.ints("sample_size", 1, 1024, 1, 2) if isinstance(size, (list, tuple)) else r.integer("sample_size", 1, 1024, 32)
+    if config.get("attention_head_dim") is not None and not isinstance(config.get("attention_head_dim"), (list, tuple)):
+        r.integer("attention_head_dim", 1, 4096)
+
+
+def _from_pretrained(cls, ref: str, subfolder: str | None, check: Callable[[dict, str], None] | None = None):
     kwargs = {"subfolder": subfolder} if subfolder else {}
     try:
-        return cls.from_pretrained(ref, local_files_only=True, **kwargs)
+        if check:
+            check(cls.load_config(ref, local_files_only=True, **kwargs), ref)
+        return cls.from_pretrained(ref, local_files_only=True, trust_remote_code=False, **kwargs)
     except (OSError, ValueError, EnvironmentError):
         if Path(ref).is_dir():
             raise
         require_hub(ref)  # offline: fail now, not after the hub client's retries (~23 s)
-        return cls.from_pretrained(ref, **kwargs)  # not cached: try the hub
+        if check:
+            check(cls.load_config(ref, **kwargs), ref)
+        return cls.from_pretrained(ref, trust_remote_code=False, **kwargs)  # not cached: try the hub

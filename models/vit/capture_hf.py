@@ -13,11 +13,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config_checks import ConfigReader, check_budget, check_module_finite
 from ..errors import CheckpointError, WeightsUnavailableError
+from ..hf_errors import first_line, load_errors, load_failure, refused_pickle
 from ..hub_access import hub_usable, require_hub
 from .capture import IMAGENET_MEAN, IMAGENET_STD, CapturableViT, Preprocessing, interpolate_grid
 
 HALF = (0.5, 0.5, 0.5)
+HF_MAX_PARAMETERS = 2_000_000_000  # DINOv2-giant has 1.1 G; a config asking for more is refused before loading
 
 
 @dataclass(frozen=True)
@@ -125,13 +128,29 @@ def _processor_preprocessing(ref: str, config) -> Preprocessing:
     try:
         from transformers import AutoImageProcessor
 
-        proc = AutoImageProcessor.from_pretrained(ref, local_files_only=Path(ref).is_dir() or not hub_usable())
+        proc = AutoImageProcessor.from_pretrained(ref, trust_remote_code=False, local_files_only=Path(ref).is_dir() or not hub_usable())
         mean, std = tuple(proc.image_mean), tuple(proc.image_std)
         crop = getattr(proc, "crop_size", None) or getattr(proc, "size", None) or {}
         size = int(crop.get("height") or crop.get("shortest_edge") or size)
-    except (OSError, ValueError, AttributeError, TypeError):
-        pass
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        pass  # no usable image processor: the family's defaults
+    if not 1 <= size <= 4096:
+        size = int(config.image_size)
     return Preprocessing(size, mean, std)
+
+
+def _check_config(config, ref: str) -> None:
+    """The sizes in a config.json, checked before the model is built (even on the meta device)."""
+    r = ConfigReader(config.to_dict(), f"'{ref}'")
+    r.integer("num_hidden_layers", 1, 128)
+    r.integer("hidden_size", 1, 16384)
+    r.integer("num_attention_heads", 1, 256)
+    r.integer("intermediate_size", 1, 65536, 1)
+    r.integer("num_register_tokens", 0, 256, 0)
+    r.integer("num_channels", 1, 16, 3)
+    r.ints("image_size", 1, 4096, 1, 2) if isinstance(config.image_size, (list, tuple)) else r.integer("image_size", 1, 4096)
+    r.ints("patch_size", 1, 1024, 1, 2) if isinstance(config.patch_size, (list, tuple)) else r.integer("patch_size", 1, 1024)
+    r.require(len(getattr(config, "id2label", None) or {}) <= 100_000, "id2label has more than 100,000 classes.")
 
 
 def load_hf_vit(ref: str, key: str, device: str = "cpu", progress=None) -> HFViT:
@@ -148,31 +167,47 @@ def load_hf_vit(ref: str, key: str, device: str = "cpu", progress=None) -> HFViT
         progress(None, f"Loading {ref}")
     try:
         try:
-            config = AutoConfig.from_pretrained(src, local_files_only=True)
+            config = AutoConfig.from_pretrained(src, local_files_only=True, trust_remote_code=False)
         except OSError:
             if is_dir:
                 raise
             require_hub(ref)  # offline: fail now, not after the hub client's retries (~23 s)
-            config = AutoConfig.from_pretrained(src)  # not cached: download (needs internet)
+            config = AutoConfig.from_pretrained(src, trust_remote_code=False)  # not cached: download (needs internet)
     except OSError as exc:
+        if is_dir:
+            raise CheckpointError(f"The folder '{ref}' has no readable config.json ({first_line(exc)}).") from None
         raise WeightsUnavailableError(
             f"Could not load '{ref}' from Hugging Face: not a local model folder, not in the cache, and not "
             f"downloadable now (offline?). {str(exc).splitlines()[0]}") from exc
-    except ValueError as exc:
-        raise CheckpointError(f"'{ref}' is not a model this app can read: {exc}") from exc
+    except load_errors() as exc:  # a config.json with wrong types or values
+        raise load_failure(exc, ref, "ViT") from None
     if config.model_type not in FAMILIES:
         raise CheckpointError(f"'{ref}' is a '{config.model_type}' model; the Attention tab reads "
                               f"{', '.join(sorted(FAMILIES))}.")
-    cls = _model_class(config)
+    try:
+        cls = _model_class(config)
+        _check_config(config, ref)
+        check_budget(lambda: cls(config), f"'{ref}'", HF_MAX_PARAMETERS)  # on the meta device: no memory
+    except load_errors() as exc:
+        raise load_failure(exc, ref, "ViT") from None
     try:
         try:
-            model = cls.from_pretrained(src, attn_implementation="eager", local_files_only=True)
+            model = cls.from_pretrained(src, attn_implementation="eager", local_files_only=True,
+                                        trust_remote_code=False)
         except OSError:
             if is_dir:
                 raise
             require_hub(ref)
-            model = cls.from_pretrained(src, attn_implementation="eager")
+            model = cls.from_pretrained(src, attn_implementation="eager", trust_remote_code=False)
     except OSError as exc:
-        raise WeightsUnavailableError(f"The weights of '{ref}' are not available: {str(exc).splitlines()[0]}") from exc
+        if refused_pickle(exc):
+            raise load_failure(exc, ref, "ViT") from None
+        raise WeightsUnavailableError(f"The weights of '{ref}' are not available: {first_line(exc)}") from None
+    except load_errors() as exc:  # a pickled pytorch_model.bin, weights that do not fit config.json, ...
+        raise load_failure(exc, ref, "ViT") from None
+    check_module_finite(model, f"'{ref}'")
     title = f"{cls.__name__.replace('ForImageClassification', '')}: {local.name if is_dir else ref}"
-    return HFViT(model.to(device), key, title, _processor_preprocessing(src, config))
+    try:
+        return HFViT(model.to(device), key, title, _processor_preprocessing(src, config))
+    except load_errors() as exc:  # e.g. id2label without every class index, patch_size 0
+        raise load_failure(exc, ref, "ViT") from None
