@@ -63,23 +63,12 @@ def test_only_computed_steps_can_be_shown_and_the_newest_is_followed(scrubber, q
 
 
 @pytest.fixture
-def tab(qtbot, tmp_path, monkeypatch):
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2 OpenMP threads on a busy 2-core machine crawl
-    monkeypatch.setenv("VISION_EXPLORER_SETTINGS", str(tmp_path / "settings.ini"))
-    from app.context import AppContext
+def tab(open_tab, one_thread, qtbot):
+    """The Diffusion tab on a fresh context (tests/conftest.py), its bundled model loaded."""
     from app.tabs.diffusion_tab import DiffusionTab
-    ctx = AppContext()
-    page = DiffusionTab(ctx)
-    qtbot.addWidget(page)
-    page.resize(1100, 800)
-    page.show()
+    page = open_tab(DiffusionTab, (1100, 800))
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=60000)
-    yield page
-    page.shutdown()
-    ctx.worker.shutdown()
-    torch.set_num_threads(before)
+    return page
 
 
 def test_forward_view_noises_the_current_image(tab, qtbot):
