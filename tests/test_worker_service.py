@@ -284,6 +284,35 @@ def test_the_diffusion_model_loads_off_the_job_queue(qtbot, service, gate, monke
     assert results["diffusion"].num_train_steps > 0
 
 
+def test_the_detector_loads_off_the_job_queue(qtbot, service, gate, monkeypatch):
+    import dataclasses
+
+    import models.registry as registry
+    from models.detection.jobs import BUNDLED_KEY, detect_job
+
+    real_get = registry.get
+
+    def slow_get(key):
+        spec = real_get(key)
+
+        def loader(source, device, progress=None):
+            gate.wait()
+            return spec.loader(spec.default_source, device, progress)
+        return dataclasses.replace(spec, loader=loader)
+
+    monkeypatch.setattr(registry, "get", slow_get)
+    image = np.full((64, 80, 3), 120, np.uint8)
+    results = {}
+    service.submit(detect_job, BUNDLED_KEY, f"not-cached-{time.time_ns()}", image, channel="detection",
+                   on_result=lambda r: results.setdefault("detection", r))
+    service.submit(_steps, 3, 0.0, "other", channel="gan", on_result=lambda r: results.setdefault("gan", r))
+    qtbot.waitUntil(lambda: "gan" in results, timeout=60000)
+    assert "detection" not in results
+    gate.set()
+    qtbot.waitUntil(lambda: "detection" in results, timeout=120000)
+    assert results["detection"].warm_up  # the first forward after a load
+
+
 def test_the_app_entry_point_never_calls_os_exit():
     import ast
     from pathlib import Path

@@ -1,7 +1,7 @@
 """Worker jobs of the Detection tab. No torch at import: it is imported inside the jobs (worker thread).
 
-Loaded detectors live in the app's one model cache (`models.model_cache.MODEL_CACHE`), keyed by
-(registry key, reference): a device change moves the cached detector instead of loading it again.
+Loaded detectors live in the app's one model cache (`models.model_cache.MODEL_CACHE`, or the `cache` given),
+keyed by (registry key, reference): a device change moves the cached detector instead of loading it again.
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.jobs import JobContext, Progress
-from models.model_cache import MODEL_CACHE, ModelCache
 
 BUNDLED_KEY = "detection/bundled-shapes-detr"  # same as models.detection.bundled.KEY (kept torch-free here)
 
@@ -38,18 +37,20 @@ def list_detectors_job(ctx: JobContext):
             for s in specs_for("detection")]
 
 
-def load_detector(key: str, ref: str, device: str, progress=None, cache: ModelCache = MODEL_CACHE):
+def load_detector(key: str, ref: str, device: str, progress=None, cache=None):
     """The detector for (key, ref) on device, from the shared model cache."""
     return cached_detector(key, ref, device, progress, cache)[0]
 
 
-def cached_detector(key: str, ref: str, device: str, progress=None, cache: ModelCache = MODEL_CACHE):
+def cached_detector(key: str, ref: str, device: str, progress=None, cache=None):
     """(detector, loaded_now): as load_detector; loaded_now is True when this call loaded it (its first
     forward is then the warm-up)."""
+    from models.model_cache import MODEL_CACHE  # imports torch: not at module level (the window imports this)
     from models.registry import ModelSource, get
 
     from . import specs  # noqa: F401
 
+    cache = MODEL_CACHE if cache is None else cache
     loaded_now = []
 
     def load(dev: str):
@@ -64,6 +65,25 @@ def cached_detector(key: str, ref: str, device: str, progress=None, cache: Model
     return detector, bool(loaded_now)
 
 
+def detector_job(key: str, ref: str, device: str, cache=None):
+    """Job step (``yield from``): (detector, loaded_now) as cached_detector, but an uncached detector loads
+    on the worker service's loader thread (models.jobs.Load), so the GPU job queue keeps going meanwhile."""
+    from models.model_cache import MODEL_CACHE  # imports torch: not at module level (the window imports this)
+    from models.registry import ModelSource, get
+
+    from . import specs  # noqa: F401
+
+    cache = MODEL_CACHE if cache is None else cache
+    spec = get(key)
+    source = ModelSource(spec.default_source.kind, ref) if ref else spec.default_source
+    loaded_now = ("detection", key, ref) not in cache
+    detector = yield from cache.load_job(("detection", key, ref), device, lambda dev: spec.load(source, dev),
+                                         f"Loading {spec.title}")
+    if detector.device != device:  # a Detector is not an nn.Module: the cache does not move it itself
+        detector = detector.to(device)
+    return detector, loaded_now
+
+
 def detect_job(ctx: JobContext, key: str, ref: str, image: np.ndarray):
     """Job: load the detector if needed, run it on image; returns a DetectionResult (warm_up set on the
     first forward after a load: it includes one-off costs and is not the model's speed)."""
@@ -73,7 +93,7 @@ def detect_job(ctx: JobContext, key: str, ref: str, image: np.ndarray):
 
     check_image(image)
     yield Progress(None, "Loading the detector")
-    detector, loaded_now = cached_detector(key, ref, ctx.device)
+    detector, loaded_now = yield from detector_job(key, ref, ctx.device)
     ctx.check_cancelled()
     yield Progress(None, f"Detecting with {detector.title}")
     with torch.inference_mode():
