@@ -10,6 +10,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from app.gan_session import CloseChoice, RunState  # noqa: E402
+from app.gan_toy_session import TrainMode  # noqa: E402
 
 
 @pytest.fixture
@@ -142,7 +143,7 @@ def test_the_2d_mode_trains_and_pauses(tab, qtbot):
     qtbot.waitUntil(lambda: not tab.ctx.worker.is_busy("gan2d"), timeout=10000)
     frozen = session.iteration
     assert toy_page.play_btn.text() == "Play"
-    toy_page.mode_buttons[toy_page.mode().D_ONLY].setChecked(True)
+    toy_page.mode_buttons[TrainMode.D_ONLY].setChecked(True)
     g_before = session.toy.G.flat.copy()
     toy_page.single()
     qtbot.waitUntil(lambda: session.iteration == frozen + 1 and not session.job_active, timeout=10000)
