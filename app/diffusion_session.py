@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from models.diffusion.grid import grid_columns, mosaic, to_uint8
+from models.imaging import grid_columns, mosaic, to_uint8
 from models.diffusion.results import (ModelInfo, SamplingPartial, SamplingRequest, SamplingResult, Trajectory,
                                       step_text)
 from models.diffusion.schedule import NoiseSchedule, forward_noising, make_schedule
