@@ -54,6 +54,8 @@ _KNOWN_OTHER = (
     (lambda b: b.startswith(b"%!PS") or b.startswith(b"\xc5\xd0\xd3\xc6"),
      "PostScript/EPS files are not opened (they can run code): export it as PNG"),
 )
+# Modes Pillow scales well (alpha premultiplied); others are converted to RGB first, then scaled.
+_RESIZE_FIRST_MODES = ("RGB", "RGBA", "L", "LA")
 # Errors Pillow raises from damaged data while parsing or decoding.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError,
                   struct.error, ZeroDivisionError)
@@ -211,7 +213,11 @@ def _decode(fp: BinaryIO, label: str, source: str, max_side: int | None = None) 
                     scale = max_side / max(width, height)
                     im.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))  # JPEG: DCT scaling
                 im.load()  # first frame only
-                pixels = _to_rgb8(_to_srgb(_apply_orientation(im)), label)
+                oriented = _to_srgb(_apply_orientation(im))
+                if max_side and max(oriented.size) > max_side and oriented.mode in _RESIZE_FIRST_MODES:
+                    # scale in Pillow first: a 100 MP numpy copy holds the GIL (and the GUI) for long stretches
+                    oriented.thumbnail((max_side, max_side), Image.BILINEAR, reducing_gap=2.0)
+                pixels = _to_rgb8(oriented, label)
                 if max_side and max(pixels.shape[:2]) > max_side:
                     small = Image.fromarray(pixels)
                     small.thumbnail((max_side, max_side), Image.BILINEAR, reducing_gap=2.0)

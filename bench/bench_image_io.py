@@ -80,9 +80,80 @@ def bench_bomb_refusal() -> dict:
     return {"name": "image_bomb_refusal_ms", "value": round(seconds * 1000, 2), "unit": "ms", "target": "<= 50"}
 
 
+def _big_png(folder: Path, side: int = 10_000) -> Path:
+    """A 100-megapixel PNG (the largest size we open), with content so it is not trivially small."""
+    from PIL import ImageDraw
+
+    im = Image.new("RGB", (side, side), (30, 60, 90))
+    draw = ImageDraw.Draw(im)
+    for i in range(0, side, side // 20):
+        draw.ellipse((i, i // 2, i + side // 10, i // 2 + side // 10), fill=(200, i % 255, 40))
+    path = folder / "huge.png"
+    im.save(path, compress_level=1)
+    return path
+
+
+def bench_gui_stall_image_open() -> dict:
+    """Largest gap of a 10 ms GUI heartbeat while the window's ImageLoader opens a 100 MP PNG (decode +
+    scale to 4096 on its own thread); the decode time itself is reported beside it."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from functools import partial
+
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.image_io import MAX_WORKING_SIDE
+    from app.image_loader import ImageLoader
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _big_png(Path(tmp))
+        loader = ImageLoader()
+        gaps: list[float] = []
+        last = [time.perf_counter()]
+
+        def beat() -> None:
+            now = time.perf_counter()
+            gaps.append((now - last[0]) * 1000.0)
+            last[0] = now
+
+        heartbeat = QTimer()
+        heartbeat.setInterval(10)
+        heartbeat.timeout.connect(beat)
+        done = QEventLoop()
+        got: list = []
+        loader.loaded.connect(lambda im, _c: (got.append(im), done.quit()))
+        loader.failed.connect(lambda msg, _c: (got.append(msg), done.quit()))
+        start = time.perf_counter()
+        last[0] = start
+        heartbeat.start()
+        loader.load(partial(load_image_file, path, max_side=MAX_WORKING_SIDE))
+        QTimer.singleShot(120_000, done.quit)
+        done.exec()
+        seconds = time.perf_counter() - start
+        # the same heartbeat with nothing to do, for as long (capped): how much of the gap is the machine
+        idle = QEventLoop()
+        gaps_during = gaps[:]
+        gaps.clear()
+        last[0] = time.perf_counter()
+        QTimer.singleShot(int(min(seconds, 5.0) * 1000), idle.quit)
+        idle.exec()
+        heartbeat.stop()
+        baseline = max(gaps) if gaps else float("nan")
+        gaps[:] = gaps_during
+        app.processEvents()
+    if not got or isinstance(got[0], str):
+        raise RuntimeError(f"the 100 MP image did not load: {got}")
+    return {"name": "gui_max_stall_ms_image_open", "value": round(max(gaps), 1), "unit": "ms", "target": "<= 50",
+            "decode_s": round(seconds, 2), "idle_baseline_ms": round(baseline, 1), "shape": list(got[0].pixels.shape)}
+
+
 BENCHMARKS = {
     "image_load_12mp_jpeg_s": bench_load_12mp,
     "image_load_48mp_jpeg_s": bench_load_48mp,
     "image_load_48mp_jpeg_max2048_s": bench_load_48mp_max2048,
     "image_bomb_refusal_ms": bench_bomb_refusal,
+    "gui_max_stall_ms_image_open": bench_gui_stall_image_open,
 }
