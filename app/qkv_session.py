@@ -140,7 +140,7 @@ class QKVSession:
         return QKVFrame(
             caption=f"{c.model_title}: layer {layer + 1}, head {head + 1} of {c.num_heads}, query = {name}",
             selection=s,
-            x=matrix(f"1. x: the query token after the LayerNorm (D = {c.normed.shape[-1]})", c.normed[layer, tok], (name,)),
+            x=matrix(f"1. x = LayerNorm(query token), D = {c.normed.shape[-1]}", c.normed[layer, tok], (name,)),
             q=matrix(f"1. q = x W_q of this head (d_k = {d_k})", step.q, (name,)),
             k=matrix(f"1. K = X W_k ({n} x {d_k})", step.k, labels, hl=tok),
             v=matrix(f"1. V = X W_v ({n} x {d_k})", step.v, labels, hl=tok),
@@ -153,7 +153,7 @@ class QKVSession:
             prefix_share=float(step.weights[:p].sum()),
             output=matrix(f"3. output = weights x V (d_k = {d_k})", step.output, (name,)),
             heads_maps=heads_maps.astype(np.float32),
-            heads_out=matrix("4. every head's output (concat = these rows one after another)", multi.outputs,
+            heads_out=matrix("4. each head's output; concat = rows in turn", multi.outputs,
                          tuple(f"head {h + 1}" for h in range(c.num_heads)), hl=head),
             projection=self._projection(multi, layer, tok, s.use_scale),
             residual=self._residual(layer, tok, s.use_scale, multi),
@@ -178,7 +178,7 @@ class QKVSession:
         if use_scale:
             rows.append(self.capture.attn_out[layer, tok])
             names.append("hooked attention output")
-        return matrix("4. concat, W_o concat + b_o, hooked output", np.stack(rows), tuple(names))
+        return matrix("4. concat -> W_o concat + b_o (= hooked output)", np.stack(rows), tuple(names))
 
     def _residual(self, layer: int, tok: int, use_scale: bool, multi: MultiHeadStep) -> Matrix:
         c = self.capture
