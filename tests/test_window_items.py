@@ -273,3 +273,14 @@ def test_a_big_data_url_is_scaled_like_a_file(carrier):
     loaded = load_from_mime(mime, "dropped item")
     assert max(loaded.pixels.shape[:2]) == MAX_WORKING_SIDE
     assert loaded.original_size == (6000, 5000)
+
+
+def test_tab_export_dialogs_start_in_pictures_too(window, monkeypatch):
+    starts = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda parent, title, start, filt: (
+        starts.append(start) or "", ""))
+    detection = window.select_tab("detection")
+    detection._ask_png()
+    detection._ask_json()
+    assert [Path(s).name for s in starts] == ["detections.png", "detections.json"]
+    assert all(Path(s).parent == pictures_dir() for s in starts)

@@ -303,13 +303,15 @@ class DetectionEvalPage(QWidget):
 
     @Slot()
     def _ask_json(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export evaluation metrics", "evaluation.json", "JSON (*.json)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export evaluation metrics",
+                                              self.ctx.export_path("evaluation.json"), "JSON (*.json)")
         if path:
             self.export_json(path)
 
     @Slot()
     def _ask_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export PR curves and confusion matrix", "evaluation.png",
+        path, _ = QFileDialog.getSaveFileName(self, "Export PR curves and confusion matrix",
+                                              self.ctx.export_path("evaluation.png"),
                                               "PNG (*.png)")
         if path:
             self.export_png(path)

@@ -370,13 +370,15 @@ class DetectionTab(TabPage):
 
     @Slot()
     def _ask_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export annotated image", "detections.png", "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export annotated image",
+                                              self.ctx.export_path("detections.png"), "PNG (*.png)")
         if path:
             self.export_png(path)
 
     @Slot()
     def _ask_json(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export detections", "detections.json", "COCO JSON (*.json)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export detections",
+                                              self.ctx.export_path("detections.json"), "COCO JSON (*.json)")
         if path:
             self.export_coco(path)
 

@@ -278,7 +278,7 @@ class DiffusionTab(TabPage):
             return
         filters = {"gif": "GIF (*.gif)", "strip": "PNG (*.png)", "final": "PNG (*.png)"}
         default = {"gif": "diffusion_trajectory.gif", "strip": "diffusion_strip.png", "final": "diffusion_final.png"}
-        path, _ = QFileDialog.getSaveFileName(self, "Export", default[kind], filters[kind])
+        path, _ = QFileDialog.getSaveFileName(self, "Export", self.ctx.export_path(default[kind]), filters[kind])
         if path:
             self.export_to(kind, path)
 

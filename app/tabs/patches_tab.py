@@ -241,7 +241,8 @@ class PatchesTab(TabPage):
             self.ctx.show_error(str(exc))
             return
         layer = self.session.layer
-        path, _ = QFileDialog.getSaveFileName(self, "Save tokens", f"tokens_layer{layer}.npy", "NumPy array (*.npy)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save tokens",
+                                              self.ctx.export_path(f"tokens_layer{layer}.npy"), "NumPy array (*.npy)")
         if not path:
             return
         try:
