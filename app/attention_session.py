@@ -21,7 +21,7 @@ from models.vit.views import EXPLAIN, AttentionView, AttentionViews
 
 MODE_BUTTON_TEXT = {"cls": "CLS", "rollout": "Rollout", "patch": "Patch"}
 NO_CLASSIFIER = "This model has no classifier (e.g. DINOv2): no class scores."
-PIN_NOTE = " (pinned: click it again to follow the mouse)"
+PIN_NOTE = " (pinned, outlined in amber: click it again to follow the mouse)"
 
 
 def top_k(logits: np.ndarray, names: tuple[str, ...] | None, k: int = 5) -> tuple[tuple[str, float], ...]:

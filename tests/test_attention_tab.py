@@ -19,6 +19,8 @@ def tab(qtbot, open_tab):
     page.vit.set_model("vit/bundled-shapes", "random")  # the bundled architecture, random weights
     with qtbot.waitSignal(page.vit.result_ready, timeout=120_000):
         page.set_image(IMAGE)
+    # the heads are fused every other way on the worker right after the result: let that finish first
+    qtbot.waitUntil(lambda: not page.ctx.worker.is_busy(), timeout=60_000)
     return page
 
 

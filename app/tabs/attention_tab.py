@@ -68,6 +68,10 @@ class AttentionTab(TabPage):
         self.controls_stack.addWidget(controls if controls is not None else QWidget())
         self.view_bar.addTab(title)
         self.view_bar.setVisible(len(self.views) > 1)
+        # the side panel: wide enough for every view's controls and a vertical scroll bar, so nothing is cut off
+        scroll = self._side_scroll
+        scroll.setMinimumWidth(max(330, scroll.widget().minimumSizeHint().width() + 2 * scroll.frameWidth()
+                                   + scroll.verticalScrollBar().sizeHint().width()))
 
     def show_view(self, view: str) -> None:
         super().show_view(view)
@@ -97,7 +101,8 @@ class AttentionTab(TabPage):
         scroll = QScrollArea()
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(330)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._side_scroll = scroll
         scroll.setMaximumWidth(400)
         body = QHBoxLayout()
         body.addWidget(self.view_stack, 1)
@@ -195,7 +200,9 @@ class AttentionTab(TabPage):
         self.discard_slider.setValue(0.0)
         self.discard_slider.setToolTip("Rollout: share of the weakest attention links dropped in every layer")
         self.reverse_check = QCheckBox("Reverse: who attends to the patch")
-        self.hover_check = QCheckBox("Follow the mouse (hover; a click pins a patch)")
+        self.hover_check = QCheckBox("Follow the mouse (hover)")
+        self.hover_check.setToolTip("Patch mode: the patch under the mouse is shown. A click pins a patch (outlined "
+                                    "in amber); click it again to follow the mouse again.")
         self.hover_check.setChecked(self.session.follow_mouse)
         form.addRow(mode_row)
         form.addRow("Layer", self.layer_slider)
