@@ -65,3 +65,20 @@ def test_detection_qkv_page_runs_the_tabs_detector(qtbot, tmp_path, monkeypatch)
     finally:
         page.shutdown()
         ctx.worker.shutdown()
+
+
+def test_a_failing_capture_is_reported_once_and_not_retried(qtbot, open_tab, monkeypatch):
+    from app.tabs import qkv_page
+
+    def failing_job(ctx, choice, image):
+        raise RuntimeError("no Q/K/V adapter")
+        yield  # noqa: unreachable (a generator job)
+
+    monkeypatch.setattr(qkv_page, "qkv_vit_job", failing_job)
+    page = open_tab(qkv_page.QKVPage)
+    page.vit.set_model("vit/bundled-shapes", "random")
+    page.vit.request(IMAGE)
+    qtbot.waitUntil(lambda: "failed" in page.caption.text(), timeout=120_000)
+    assert not page.is_busy() and page.session.capture is None
+    page.refresh()  # same model and image: no second try
+    assert not page.is_busy()

@@ -50,6 +50,7 @@ class DetectionQKVPage(QWidget):
         self.image: np.ndarray | None = None
         self._done_key: tuple | None = None
         self._running_key: tuple | None = None
+        self._wanted: tuple | None = None  # (image digest, key, ref) of the tab's last result
         self._box_items: list = []
         self._build()
 
@@ -124,18 +125,14 @@ class DetectionQKVPage(QWidget):
     # ------------------------------------------------------------------ the hooked forward
     @Slot(object)
     def on_result(self, result) -> None:
-        """The Detection tab showed a new result: follow its image (and, through model_ref, its model)."""
+        """The Detection tab showed a new result: follow its image and (through model_ref) its model."""
         self.image = result.image
+        key, ref, _title = self.model_ref()
+        self._wanted = (image_digest(result.image), key, ref)
         self.refresh()
 
-    def _key(self) -> tuple | None:
-        if self.image is None:
-            return None
-        key, ref, _title = self.model_ref()
-        return image_digest(self.image), key, ref
-
     def refresh(self) -> None:
-        key = self._key()
+        key = self._wanted
         if key is None or key in (self._done_key, self._running_key) or not self.isVisible():
             return
         self._running_key = key
@@ -144,7 +141,7 @@ class DetectionQKVPage(QWidget):
                                on_error=lambda msg, k=key: self._on_error(k, msg))
 
     def is_busy(self) -> bool:
-        return self._running_key is not None or (self.isVisible() and self._key() not in (None, self._done_key))
+        return self._running_key is not None or (self.isVisible() and self._wanted not in (None, self._done_key))
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -48,10 +48,12 @@ class QKVPage(QWidget):
         self.frame: QKVFrame | None = None
         self._done_key: tuple | None = None
         self._running_key: tuple | None = None
+        self._wanted: tuple = (None, None, None)  # (key, image, model choice) of the shared session's last result
         self._build()
         self._connect()
-        self.vit.result_ready.connect(self._on_vit_result)
-        self.vit.model_changed.connect(lambda _label: self.refresh())
+        self.vit.result_ready.connect(self._on_vit_result)  # a new image or model: its forward is done, then ours
+        if self.vit.result is not None:
+            self._on_vit_result(self.vit.result)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -129,17 +131,20 @@ class QKVPage(QWidget):
         return None if image is None else (image_digest(image), self.vit.choice)
 
     def refresh(self) -> None:
-        """Run the hooked forward for the shared session's image and model unless it is done or running."""
-        key = self._key()
+        """Run the hooked forward for the image and model of the shared session's last result, unless it is
+        done or running (or this view is hidden: then when it is shown)."""
+        key, image, choice = self._wanted
         if key is None or key in (self._done_key, self._running_key) or not self.isVisible():
             return
         self._running_key = key
-        self.ctx.worker.submit(qkv_vit_job, self.vit.choice, self.vit.image, channel=CHANNEL,
+        self.ctx.worker.submit(qkv_vit_job, choice, image, channel=CHANNEL,
                                title="Capturing Q, K and V", on_result=lambda cap, k=key: self._on_capture(k, cap),
-                               on_error=self._on_error)
+                               on_error=lambda message, k=key: self._on_error(k, message))
 
     def is_busy(self) -> bool:
-        return self._running_key is not None or (self.isVisible() and self._key() not in (None, self._done_key))
+        """Running, or shown with a newer forward of the shared session not captured yet (a failed forward of
+        the shared session leaves nothing to wait for)."""
+        return self._running_key is not None or (self.isVisible() and self._wanted[0] not in (None, self._done_key))
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -147,11 +152,13 @@ class QKVPage(QWidget):
 
     @Slot(object)
     def _on_vit_result(self, _result) -> None:
+        self._wanted = (self._key(), self.vit.image, self.vit.choice)
         self.refresh()
 
-    def _on_error(self, message: str) -> None:
-        self._running_key = None
-        self.ctx.show_error(message)
+    def _on_error(self, key: tuple, message: str) -> None:
+        """Shown in the caption only (the tab's own forward reports model errors); no retry of the same key."""
+        if key == self._running_key:
+            self._running_key, self._done_key = None, key
         self.caption.setText(f"Q/K/V capture failed: {message}")
 
     def _on_capture(self, key: tuple, capture) -> None:
