@@ -136,6 +136,7 @@ class QKVSession:
         p = c.num_prefix
         heads_maps = multi.weights[:, p:].reshape(1, c.num_heads, gh, gw)
         bound, top = self._layer_ranges(layer, s.use_scale)
+        w_o_shape = c.w_o.shape[1:]
         d_k = c.d_k
         return QKVFrame(
             caption=f"{c.model_title}: layer {layer + 1}, head {head + 1} of {c.num_heads}, query = {name}",
@@ -158,7 +159,10 @@ class QKVSession:
             projection=self._projection(multi, layer, tok, s.use_scale),
             residual=self._residual(layer, tok, s.use_scale, multi),
             checks=self._checks(step, multi, layer, head, tok),
-            explanation=temperature_text(step, n),
+            explanation=temperature_text(step, n) + (
+                f" Multi-head: the {c.num_heads} heads' outputs ({d_k} values each) are concatenated into "
+                f"{c.num_heads * d_k} values; W_o ({w_o_shape[0]} x {w_o_shape[1]}) mixes them into the attention "
+                f"output, which the residual adds to the token."),
         )
 
     def _layer_ranges(self, layer: int, use_scale: bool) -> tuple[float, float]:
