@@ -107,7 +107,7 @@ class QKVPage(QWidget):
         self.token_spin.setToolTip("Query token index (0 = the first prefix token, e.g. CLS); or click a patch")
         self.scale_check = QCheckBox("Scale by 1/sqrt(d_k)\n(untick: the temperature what-if)")
         self.scale_check.setChecked(True)
-        self.notes = _label(lines=16)  # one label for the three texts: one repaint per query, not three
+        self.notes = _label(lines=20)  # one label for the three texts: one repaint per query, not three
         box = QGroupBox("Q, K, V: the query")
         form = QFormLayout(box)
         form.addRow("Layer", self.layer_slider)
