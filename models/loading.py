@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from .config_checks import check_finite
 from .errors import CheckpointError, WeightsUnavailableError
@@ -107,7 +107,15 @@ def save_safetensors(model_or_state: torch.nn.Module | Mapping[str, torch.Tensor
     """Write contiguous CPU tensors atomically (temp file, then rename)."""
     state = model_or_state.state_dict() if isinstance(model_or_state, torch.nn.Module) else model_or_state
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=dict(metadata or {})))
+    return write_safetensors(tensors, path, metadata)
+
+
+def write_safetensors(tensors: Mapping[str, torch.Tensor], path: str | os.PathLike,
+                      metadata: Mapping[str, str] | None = None) -> Path:
+    """A safetensors file at exactly `path`, atomically (atomic_write). The bytes are made in memory and
+    written by us, so the only temp file is ours (safetensors' own save_file uses a temp name of its own)."""
+    data = save(dict(tensors), metadata=dict(metadata or {}))
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 STALE_TMP_S = 60.0  # a temp file of ours older than this, beside the target, is left over from a crash

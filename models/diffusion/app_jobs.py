@@ -2,7 +2,10 @@
 Models are cached per (spec, source, device) in models.model_cache."""
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from ..jobs import JobContext, Progress
@@ -44,12 +47,42 @@ def sample_with_job(ctx: JobContext, key: str, source: ModelSource, req: Samplin
     return (yield from sample_job(ctx, model, req))
 
 
+class PrivateTempDir:
+    """A folder only this user can read (mkdtemp: random name, mode 0700), made when first needed and
+    removed when the process exits (or by remove())."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self._path: Path | None = None
+        self._lock = threading.Lock()
+
+    def path(self) -> Path:
+        with self._lock:
+            if self._path is None or not self._path.is_dir():
+                self._path = Path(tempfile.mkdtemp(prefix=self.prefix))
+            return self._path
+
+    def remove(self) -> None:
+        with self._lock:
+            if self._path is not None:
+                shutil.rmtree(self._path, ignore_errors=True)
+                self._path = None
+
+
+LIVE_WEIGHTS_DIR = PrivateTempDir("vision-explorer-live-")
+atexit.register(LIVE_WEIGHTS_DIR.remove)
+
+
 def live_weights_job(ctx: JobContext, session: LiveSession):
-    """Save the live session's EMA weights to a temporary file: a checkpoint source to sample from."""
+    """Save the live session's EMA weights to a private temporary file: a checkpoint source to sample from.
+    Only the latest one is kept (the tab switches to it); the folder is removed when the app exits."""
     yield Progress(None, "Taking the trained weights")
     from .bundled import save_unet
     tr = session.trainer
-    path = Path(tempfile.gettempdir()) / f"vision-explorer-live-ddpm-step{tr.step}.safetensors"
+    folder = LIVE_WEIGHTS_DIR.path()
+    for old in folder.glob("live-ddpm-step*.safetensors"):
+        old.unlink(missing_ok=True)
+    path = folder / f"live-ddpm-step{tr.step}.safetensors"
     save_unet(tr.ema, path, tr.config.schedule, tr.config.timesteps, extra={"train_steps": tr.step})
     return ModelSource(SourceKind.CHECKPOINT, str(path))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..config_checks import ConfigReader, check_budget
 from ..errors import CheckpointError
-from ..loading import atomic_write, load_into, load_state_dict_file
+from ..loading import load_into, load_state_dict_file, write_safetensors
 from ..safetensors_io import read_metadata
 from ..shapes import SHAPE_CLASSES
 from .model import DiffusionModel
@@ -43,13 +43,12 @@ def save_unet(net: UNet, path: Path, schedule: str, timesteps: int, extra: dict 
               class_names: tuple[str, ...] | None = None) -> None:
     """EMA/model weights + what it takes to rebuild and sample (config, schedule, class names) as metadata.
     Written atomically: exactly `path`, through a private temp file beside it."""
-    from safetensors.torch import save_file
     names = SHAPE_CLASSES[: net.config.num_classes] if class_names is None else tuple(class_names)
     meta = {"unet_config": json.dumps(net.config.to_dict()), "schedule": schedule,
             "timesteps": str(timesteps), "class_names": json.dumps(list(names))}
     meta.update({k: str(v) for k, v in (extra or {}).items()})
     tensors = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    write_safetensors(tensors, path, meta)
 
 
 def _read_metadata(path: Path) -> tuple[UNetConfig, str, int, tuple[str, ...], dict]:

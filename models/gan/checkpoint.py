@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from ..config_checks import ConfigReader, check_budget, check_finite
 from ..errors import CheckpointError
-from ..loading import atomic_write, load_into
+from ..loading import load_into, write_safetensors
 from ..safetensors_io import read_metadata, read_with_metadata
 from .catalog import DATASET_INFO, LOSS_INFO
 from .config import IMAGE_SIZES, GanConfig, TrainConfig
@@ -67,7 +66,7 @@ def save_run(trainer: GanTrainer, path: str | os.PathLike, elapsed_s: float = 0.
         "grid_stride": trainer.grids.stride, "grid_seen": trainer.grids._seen, "elapsed_s": elapsed_s,
     }
     meta = {"vision_explorer": json.dumps(header)}
-    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    return write_safetensors(tensors, path, meta)
 
 
 def read_run(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:

@@ -128,7 +128,8 @@ def _processor_preprocessing(ref: str, config) -> Preprocessing:
     try:
         from transformers import AutoImageProcessor
 
-        proc = AutoImageProcessor.from_pretrained(ref, trust_remote_code=False, local_files_only=Path(ref).is_dir() or not hub_usable())
+        proc = AutoImageProcessor.from_pretrained(ref, trust_remote_code=False,
+                                                  local_files_only=Path(ref).is_dir() or not hub_usable())
         mean, std = tuple(proc.image_mean), tuple(proc.image_std)
         crop = getattr(proc, "crop_size", None) or getattr(proc, "size", None) or {}
         size = int(crop.get("height") or crop.get("shortest_edge") or size)
@@ -148,8 +149,8 @@ def _check_config(config, ref: str) -> None:
     r.integer("intermediate_size", 1, 65536, 1)
     r.integer("num_register_tokens", 0, 256, 0)
     r.integer("num_channels", 1, 16, 3)
-    r.ints("image_size", 1, 4096, 1, 2) if isinstance(config.image_size, (list, tuple)) else r.integer("image_size", 1, 4096)
-    r.ints("patch_size", 1, 1024, 1, 2) if isinstance(config.patch_size, (list, tuple)) else r.integer("patch_size", 1, 1024)
+    for name, hi in (("image_size", 4096), ("patch_size", 1024)):
+        r.ints(name, 1, hi, 1, 2) if isinstance(getattr(config, name), (list, tuple)) else r.integer(name, 1, hi)
     r.require(len(getattr(config, "id2label", None) or {}) <= 100_000, "id2label has more than 100,000 classes.")
 
 
