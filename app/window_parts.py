@@ -1,6 +1,8 @@
 """Small pieces of the main window: the error banner and the highlight shown while a file is dragged over."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
@@ -40,6 +42,7 @@ class DropOverlay(QLabel):
         super().__init__(host)
         self.setObjectName("dropOverlay")
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setTextFormat(Qt.TextFormat.RichText)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
         self.setStyleSheet("#dropOverlay { background: rgba(40, 110, 200, 70); border: 4px dashed #5aa0ff;"
                            " border-radius: 12px; color: white; font-size: 22px; font-weight: bold; }")
@@ -52,7 +55,7 @@ class DropOverlay(QLabel):
         return False
 
     def show_for(self, what: str) -> None:
-        self.setText(f"Drop to open {what}")
+        self.setText(f"<span style='background-color:#1d4f91;'>&nbsp;Drop to open {html.escape(what)}&nbsp;</span>")
         self.setGeometry(self.parentWidget().rect().adjusted(6, 6, -6, -6))
         self.raise_()
         self.show()

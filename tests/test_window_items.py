@@ -190,7 +190,7 @@ def test_dragging_a_file_over_the_window_highlights_the_drop_target(qtbot, windo
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(_png(tmp_path / "red.png")))])
     QApplication.sendEvent(window, QDragEnterEvent(QPoint(50, 50), *_drag_args(mime)))
-    assert window.drop_overlay.isVisible() and "red.png" in window.drop_overlay.text()
+    assert window.drop_overlay.isVisible() and "Drop to open red.png" in window.drop_overlay.text()
     assert window.drop_overlay.geometry().width() > window.width() // 2
     QApplication.sendEvent(window, QDragLeaveEvent())
     assert not window.drop_overlay.isVisible()
