@@ -313,6 +313,50 @@ def test_the_detector_loads_off_the_job_queue(qtbot, service, gate, monkeypatch)
     assert results["detection"].warm_up  # the first forward after a load
 
 
+_EXIT_SCRIPT = """
+import sys, threading, time
+from PySide6.QtWidgets import QApplication
+from app.worker_service import WorkerService
+from models.jobs import Load
+
+app = QApplication([])
+svc = WorkerService("cpu")
+never = threading.Event()
+
+def loads_forever(ctx):
+    yield Load(never.wait)
+
+def ignores_cancel(ctx):
+    yield "first step"
+    never.wait()  # one step that never ends: its cancel flag is never looked at
+    yield "never"
+
+svc.submit(loads_forever, channel="load")
+svc.submit(ignores_cancel, channel="stuck")
+while not any(t.name.startswith("vision-explorer-loader") for t in threading.enumerate()):
+    app.processEvents()
+    time.sleep(0.05)
+time.sleep(0.5)
+print("worker ended:", svc.shutdown(timeout=1.0), flush=True)
+sys.exit(0)
+"""
+
+
+def test_the_process_exits_by_itself_with_a_load_in_flight_and_a_stuck_job():
+    """What app/__main__.py relies on instead of os._exit: no thread of the service keeps the process alive."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "worker ended: False" in done.stdout  # the stuck job still ran, and the process ended anyway
+
+
 def test_the_app_entry_point_never_calls_os_exit():
     import ast
     from pathlib import Path
