@@ -117,6 +117,23 @@ class QKVSession:
     def token_at_patch(self, row: int, col: int) -> int:
         return self.capture.num_prefix + row * self.capture.grid[1] + col
 
+    def token_at_pixel(self, x: float, y: float) -> int | None:
+        """The patch token under image pixel (x, y) of the picture the model saw, None outside."""
+        gh, gw = self.capture.grid
+        h, w = self.capture.image.shape[:2]
+        if not (0 <= x < w and 0 <= y < h):
+            return None
+        return self.token_at_patch(int(y * gh / h), int(x * gw / w))
+
+    def patch_rect(self, token: int) -> tuple[float, float, float, float] | None:
+        """(x, y, width, height) in image pixels of a patch token; None for a prefix token (CLS, ...)."""
+        patch = self.patch_of_token(token)
+        if patch is None:
+            return None
+        gh, gw = self.capture.grid
+        h, w = self.capture.image.shape[:2]
+        return patch[1] * w / gw, patch[0] * h / gh, w / gw, h / gh
+
     def patch_of_token(self, token: int) -> tuple[int, int] | None:
         i = token - self.capture.num_prefix
         return None if i < 0 else divmod(i, self.capture.grid[1])

@@ -31,7 +31,10 @@ def test_a_new_capture_starts_on_the_last_layer_and_the_centre_patch(cap):
     assert s.selection.layer == cap.num_layers - 1
     assert s.patch_of_token(s.selection.token) == (gh // 2, gw // 2)
     assert s.token_at_patch(*s.patch_of_token(5)) == 5
-    assert s.patch_of_token(0) is None  # CLS
+    assert s.patch_of_token(0) is None and s.patch_rect(0) is None  # CLS
+    assert s.token_at_pixel(8 * 2 + 1, 8 * 3 + 7) == s.token_at_patch(3, 2)  # 8-pixel patches
+    assert s.patch_rect(s.token_at_patch(3, 2)) == (16.0, 24.0, 8.0, 8.0)
+    assert s.token_at_pixel(-1, 3) is None and s.token_at_pixel(3, 64) is None
 
 
 def test_frame_holds_every_step_and_matches_the_capture(cap):

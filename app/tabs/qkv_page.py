@@ -206,14 +206,11 @@ class QKVPage(QWidget):
 
     @Slot(float, float)
     def _on_image_clicked(self, x: float, y: float) -> None:
-        cap = self.session.capture
-        if cap is None or math.isnan(x):
+        if self.session.capture is None or math.isnan(x):
             return
-        gh, gw = cap.grid
-        h, w = cap.image.shape[:2]
-        r, c = int(y * gh / h), int(x * gw / w)
-        if 0 <= r < gh and 0 <= c < gw:
-            self.select_patch(r, c)
+        token = self.session.token_at_pixel(x, y)
+        if token is not None:
+            self.select(token=token)
 
     # ------------------------------------------------------------------ drawing
     def redraw(self, frame: QKVFrame | None = None) -> None:
@@ -235,16 +232,10 @@ class QKVPage(QWidget):
         self._draw_query_frame()
 
     def _draw_query_frame(self) -> None:
-        cap = self.session.capture
-        patch = self.session.patch_of_token(self.session.selection.token)
-        if patch is None:
-            self.query_frame.setVisible(False)
-            return
-        gh, gw = cap.grid
-        h, w = cap.image.shape[:2]
-        r, c = patch
-        self.query_frame.setRect(QRectF(c * w / gw, r * h / gh, w / gw, h / gh))
-        self.query_frame.setVisible(True)
+        rect = self.session.patch_rect(self.session.selection.token)
+        if rect is not None:
+            self.query_frame.setRect(QRectF(*rect))
+        self.query_frame.setVisible(rect is not None)
 
     def shutdown(self) -> None:
         self.ctx.worker.cancel(CHANNEL)
