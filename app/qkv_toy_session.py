@@ -54,7 +54,40 @@ class ToySession:
         self.m: dict[str, np.ndarray] = {"X": DEFAULT_X.copy(), **{k: v.copy() for k, v in DEFAULT_W.items()}}
         self.use_scale = True
         self.token_names = tuple(f"t{i + 1}" for i in range(TOKENS))
+        self.image: np.ndarray | None = None  # the picture the patches come from, and its patch grid
+        self.grid: tuple[int, int] | None = None
+        self.patches: list[tuple[int, int]] = []  # (row, col) of t1..t4
+        self.next_slot = 0  # the token the next picked patch becomes
         self._project()
+
+    # ---- tokens from patches ------------------------------------------------------------------
+    def set_picture(self, image: np.ndarray, grid: tuple[int, int]) -> ToyFrame:
+        """A new picture: keep the picked patches if they still fit its grid, else four spread ones; tokens follow."""
+        self.image, self.grid = image, tuple(grid)
+        gh, gw = self.grid
+        if len(self.patches) != TOKENS or any(r >= gh or c >= gw for r, c in self.patches):
+            self.patches = [(gh // 4, gw // 4), (gh // 4, 3 * gw // 4), (3 * gh // 4, gw // 4), (3 * gh // 4, 3 * gw // 4)]
+        return self.set_tokens(patch_tokens(image, self.grid, self.patches))
+
+    def pick_at(self, x: float, y: float) -> ToyFrame | None:
+        """Image pixel (x, y) was clicked: its patch becomes the next token (t1, t2, t3, t4, t1, ...)."""
+        if self.image is None:
+            return None
+        gh, gw = self.grid
+        h, w = self.image.shape[:2]
+        if not (0 <= x < w and 0 <= y < h):
+            return None
+        self.patches[self.next_slot] = (int(y * gh / h), int(x * gw / w))
+        self.next_slot = (self.next_slot + 1) % TOKENS
+        return self.set_tokens(patch_tokens(self.image, self.grid, self.patches))
+
+    def patch_rects(self) -> list[tuple[float, float, float, float]]:
+        """(x, y, width, height) in image pixels of each picked patch, t1 first (empty without a picture)."""
+        if self.image is None:
+            return []
+        gh, gw = self.grid
+        h, w = self.image.shape[:2]
+        return [(c * w / gw, r * h / gh, w / gw, h / gh) for r, c in self.patches]
 
     def _project(self) -> None:
         for name in ("Q", "K", "V"):

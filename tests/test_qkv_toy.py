@@ -65,6 +65,21 @@ def test_patch_tokens_are_mean_colours():
     np.testing.assert_allclose(x, [[2, -2, -2], [-2, -2, -2], [-2, -2, -2], [2, 2, 2]])
 
 
+def test_session_picks_patches_in_turn():
+    image = np.zeros((40, 40, 3), np.uint8)
+    image[:10, 30:] = 255  # patch (0, 3) of a 4x4 grid is white
+    s = ToySession()
+    s.set_picture(image, (4, 4))
+    assert s.patches == [(1, 1), (1, 3), (3, 1), (3, 3)]
+    frame = s.pick_at(35.0, 5.0)
+    assert s.patches[0] == (0, 3) and s.next_slot == 1
+    np.testing.assert_allclose(frame.matrices["X"].values[0], [2, 2, 2])
+    assert s.pick_at(-1, 5) is None and s.patch_rects()[0] == (30.0, 0.0, 10.0, 10.0)
+    for _ in range(3):
+        s.pick_at(1.0, 1.0)
+    assert s.next_slot == 0 and s.patches[1:] == [(0, 0)] * 3
+
+
 def test_page_typing_updates_everything_and_bad_text_is_refused(qtbot):
     from app.context import AppContext
     from app.tabs.qkv_toy_page import QKVToyPage
@@ -101,5 +116,6 @@ def test_page_takes_tokens_from_clicked_patches(qtbot):
     page._on_vit_result(Result(image, (8, 8)))
     page._on_image_clicked(4.0, 4.0)  # click patch (0, 0): it becomes t1
     np.testing.assert_allclose(page.tables["X"].values[0], [2, 2, 2])
-    assert page.patches[0] == (0, 0)
+    assert page.session.patches[0] == (0, 0) and page.session.next_slot == 1
+    assert page.frames[0][0].rect().getRect() == (0.0, 0.0, 8.0, 8.0)
     page.ctx.worker.shutdown()

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPush
 from widgets.image_view import ImageView
 from widgets.qkv_toy_tables import MatrixTable
 
-from ..qkv_toy_session import DEFAULT_X, TOKENS, ToyFrame, ToySession, patch_tokens
+from ..qkv_toy_session import DEFAULT_X, ToyFrame, ToySession
 from ..vit_session import shared_session
 
 SLOT_COLOURS = ("#ffd54f", "#4fc3f7", "#81c784", "#f06292")
@@ -31,10 +31,6 @@ class QKVToyPage(QWidget):
         self.ctx = ctx
         self.vit = shared_session(ctx)
         self.session = ToySession()
-        self.image = None
-        self.grid: tuple[int, int] | None = None
-        self.patches: list[tuple[int, int]] = []
-        self._next_slot = 0
         self._build()
         self.vit.result_ready.connect(self._on_vit_result)
         if self.vit.result is not None:
@@ -96,45 +92,28 @@ class QKVToyPage(QWidget):
     # ------------------------------------------------------------------ image and patches
     @Slot(object)
     def _on_vit_result(self, result) -> None:
-        self.image, self.grid = result.image, result.grid
-        self.image_view.set_image(self.image)
-        self.image_view.set_grid(self.grid)
-        gh, gw = self.grid
-        if not self.patches or any(r >= gh or c >= gw for r, c in self.patches):
-            self.patches = [(gh // 4, gw // 4), (gh // 4, 3 * gw // 4), (3 * gh // 4, gw // 4), (3 * gh // 4, 3 * gw // 4)]
-        self.take_patches()
-
-    def take_patches(self) -> None:
-        if self.image is None or len(self.patches) < TOKENS:
-            return
-        names = tuple(f"t{i + 1}" for i in range(TOKENS))
-        self.redraw(self.session.set_tokens(patch_tokens(self.image, self.grid, self.patches), names))
+        self.image_view.set_image(result.image)
+        self.image_view.set_grid(result.grid)
+        self.redraw(self.session.set_picture(result.image, result.grid))
         self._draw_patch_frames()
-
-    def pick_patch(self, row: int, col: int) -> None:
-        """The next token slot takes patch (row, col)."""
-        self.patches[self._next_slot] = (row, col)
-        self.pick_label.setText(f"t{self._next_slot + 1} = patch ({row},{col}); the next click sets "
-                                f"t{(self._next_slot + 1) % TOKENS + 1}.")
-        self._next_slot = (self._next_slot + 1) % TOKENS
-        self.take_patches()
 
     @Slot(float, float)
     def _on_image_clicked(self, x: float, y: float) -> None:
-        if self.image is None or math.isnan(x):
+        if math.isnan(x):
             return
-        gh, gw = self.grid
-        h, w = self.image.shape[:2]
-        r, c = int(y * gh / h), int(x * gw / w)
-        if 0 <= r < gh and 0 <= c < gw and len(self.patches) == TOKENS:
-            self.pick_patch(r, c)
+        slot = self.session.next_slot
+        frame = self.session.pick_at(x, y)
+        if frame is None:
+            return
+        r, c = self.session.patches[slot]
+        self.pick_label.setText(f"t{slot + 1} = patch ({r},{c}); the next click sets t{self.session.next_slot + 1}.")
+        self.redraw(frame)
+        self._draw_patch_frames()
 
     def _draw_patch_frames(self) -> None:
-        gh, gw = self.grid
-        h, w = self.image.shape[:2]
-        for (rect, label), (r, c) in zip(self.frames, self.patches):
-            rect.setRect(QRectF(c * w / gw, r * h / gh, w / gw, h / gh))
-            label.setPos(c * w / gw, r * h / gh)
+        for (rect, label), (x, y, w, h) in zip(self.frames, self.session.patch_rects()):
+            rect.setRect(QRectF(x, y, w, h))
+            label.setPos(x, y)
             rect.setVisible(True)
             label.setVisible(True)
 
