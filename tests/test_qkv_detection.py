@@ -121,6 +121,11 @@ def test_page_click_on_a_box_selects_its_query(qtbot, captured):
     page._on_image_clicked(float(x0 + x1) / 2, float(y0 + y1) / 2)
     assert page.session.selection.query == expected == page.query_spin.value()
     np.testing.assert_allclose(page.weights_bars.values, cap.cross[-1].weights[0, expected], atol=1e-5)
+    page.select_query(-1)  # no box selected in the tab: the query stays
+    assert page.session.selection.query == expected
+    page.select_query(0)
+    assert page.query_spin.value() == 0
+    page.select_query(expected)
     page.head_slider.setValue(2)
     np.testing.assert_allclose(page.self_bars.values, cap.self_attn[-1].weights[1, expected], atol=1e-5)
     page.ctx.worker.shutdown()

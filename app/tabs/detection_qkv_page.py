@@ -195,6 +195,12 @@ class DetectionQKVPage(QWidget):
         self._sync_controls()
         self.redraw(self.frame)
 
+    @Slot(int)
+    def select_query(self, query: int) -> None:
+        """Follow the box selected in the tab's image view (its object query; -1: none)."""
+        if self.session.capture is not None and 0 <= query < self.session.capture.num_queries:
+            self.select(query=query)
+
     @Slot(float, float)
     def _on_image_clicked(self, x: float, y: float) -> None:
         if self.session.capture is None or math.isnan(x):
