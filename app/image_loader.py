@@ -26,6 +26,7 @@ class ImageLoader(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._generation = 0
+        self._closed = False
         self._threads: list[threading.Thread] = []
         self._done.connect(self._on_done)  # queued: emitted on the loader thread
 
@@ -38,6 +39,11 @@ class ImageLoader(QObject):
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return gen
+
+    def shutdown(self) -> None:
+        """The window is closing: loads still running end quietly (their result is thrown away)."""
+        self._closed = True
+        self._generation += 1
 
     def is_loading(self) -> bool:
         return any(t.is_alive() for t in self._threads)
@@ -57,6 +63,8 @@ class ImageLoader(QObject):
         except Exception as exc:  # noqa: BLE001 - a decoder bug must reach the user as a message
             traceback.print_exc()
             result, message = None, f"Opening the image failed: {type(exc).__name__}: {exc}"
+        if self._closed:
+            return
         try:
             self._done.emit(gen, result, message, context)
         except RuntimeError:  # the window (and this object) is already gone

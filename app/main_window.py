@@ -319,7 +319,7 @@ class MainWindow(QMainWindow):
                 "<tr><td><b>Ctrl+O</b></td><td>Open image</td></tr>"
                 "<tr><td><b>Ctrl+V</b></td><td>Paste image</td></tr>"
                 "<tr><td><b>Ctrl+S</b></td><td>Export view as PNG</td></tr>"
-                "<tr><td><b>Ctrl+1 … Ctrl+5</b></td><td>Go to a tab</td></tr>"
+                "<tr><td><b>Ctrl+1 … Ctrl+6</b></td><td>Go to a tab</td></tr>"
                 "<tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr></table>"
                 "<p>Drop an image file (or an image from a browser) anywhere on the window.</p>")
         QMessageBox.information(self, "Keyboard shortcuts", text)
@@ -356,6 +356,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closing = True
+        self.loader.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         for page in self.pages:
             try:

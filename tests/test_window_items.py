@@ -284,3 +284,20 @@ def test_tab_export_dialogs_start_in_pictures_too(window, monkeypatch):
     detection._ask_json()
     assert [Path(s).name for s in starts] == ["detections.png", "detections.json"]
     assert all(Path(s).parent == pictures_dir() for s in starts)
+
+
+def test_closing_while_an_image_decodes_throws_the_result_away(qtbot, settings, tmp_path, monkeypatch):
+    release = threading.Event()
+
+    def slow(path, max_side=None):
+        release.wait(30)
+        return load_image_file(path, max_side=max_side)
+
+    monkeypatch.setattr(main_window_module, "load_image_file", slow)
+    win = _window(qtbot, settings)
+    win.open_path(_png(tmp_path / "late.png"))
+    win.close()
+    release.set()
+    win.loader.wait(30)
+    qtbot.wait(50)
+    assert win.current is None
