@@ -133,10 +133,12 @@ def _move(qtbot, graphics_view, view_box, x, y):
 
 
 def _key(qtbot, slider, key):
-    """A real key press on the focused slider (FloatSlider hands its focus to its QSlider)."""
+    """A real key press sent to the widget that has the keyboard focus after the slider is focused."""
+    from PySide6.QtWidgets import QApplication
+
     slider.setFocus()
-    qtbot.waitUntil(lambda: slider.slider.hasFocus(), timeout=2000)
-    qtbot.keyClick(slider.slider, key)
+    qtbot.waitUntil(lambda: slider.isAncestorOf(QApplication.focusWidget()) or slider.hasFocus(), timeout=2000)
+    qtbot.keyClick(QApplication.focusWidget(), key)
 
 
 def test_decimal_sliders_step_with_arrow_keys_and_page_keys(drawn, qtbot):

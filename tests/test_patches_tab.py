@@ -197,10 +197,12 @@ def test_hovering_a_patch_shows_its_pixels_and_embedding(tab, qtbot):
 
 
 def _key(qtbot, slider, key):
-    """A real key press on the focused slider (FloatSlider hands its focus to its QSlider)."""
+    """A real key press sent to the widget that has the keyboard focus after the slider is focused."""
+    from PySide6.QtWidgets import QApplication
+
     slider.setFocus()
-    qtbot.waitUntil(lambda: slider.slider.hasFocus(), timeout=2000)
-    qtbot.keyClick(slider.slider, key)
+    qtbot.waitUntil(lambda: slider.isAncestorOf(QApplication.focusWidget()) or slider.hasFocus(), timeout=2000)
+    qtbot.keyClick(QApplication.focusWidget(), key)
 
 
 def test_opacity_sliders_step_with_arrow_keys_and_page_keys(tab, qtbot):

@@ -34,6 +34,17 @@ from .base import TabPage
 LOADING = "Loading the model..."
 
 
+def decimal_slider(lo: float, hi: float, value: float) -> FloatSlider:
+    """Two decimals; arrow keys step 0.01, PgUp/PgDn 0.1."""
+    slider = FloatSlider(Qt.Orientation.Horizontal)
+    slider.setRange(lo, hi)
+    slider.setDecimals(2)
+    slider.setSingleStep(0.01)
+    slider.setPageStep(0.1)
+    slider.setValue(value)
+    return slider
+
+
 class AttentionTab(TabPage):
     key = "attention"
     title = "Attention"
@@ -162,9 +173,8 @@ class AttentionTab(TabPage):
         box = QWidget()
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self._view_box())
-        column.addWidget(self._overlay_box())
-        column.addWidget(self._export_box())
+        for part in (self._view_box(), self._overlay_box(), self._export_box()):
+            column.addWidget(part)
         return box
 
     def _view_box(self) -> QGroupBox:
@@ -192,25 +202,16 @@ class AttentionTab(TabPage):
         self.fusion_combo = QComboBox()
         self.fusion_combo.addItems(["mean", "max", "min"])
         self.fusion_combo.setToolTip("How the heads are combined when no single head is chosen (and in rollout)")
-        self.discard_slider = FloatSlider(Qt.Orientation.Horizontal)
-        self.discard_slider.setRange(0.0, 0.99)
-        self.discard_slider.setDecimals(2)
-        self.discard_slider.setSingleStep(0.01)
-        self.discard_slider.setPageStep(0.1)
-        self.discard_slider.setValue(0.0)
+        self.discard_slider = decimal_slider(0.0, 0.99, 0.0)
         self.discard_slider.setToolTip("Rollout: share of the weakest attention links dropped in every layer")
         self.reverse_check = QCheckBox("Reverse: who attends to the patch")
         self.hover_check = QCheckBox("Follow the mouse (hover)")
         self.hover_check.setToolTip("Patch mode: the patch under the mouse is shown. A click pins a patch (outlined "
                                     "in amber); click it again to follow the mouse again.")
         self.hover_check.setChecked(self.session.follow_mouse)
-        form.addRow(mode_row)
-        form.addRow("Layer", self.layer_slider)
-        form.addRow("Head", head_row)
-        form.addRow("Head fusion", self.fusion_combo)
-        form.addRow("Discard ratio", self.discard_slider)
-        form.addRow(self.reverse_check)
-        form.addRow(self.hover_check)
+        for row in (mode_row, ("Layer", self.layer_slider), ("Head", head_row), ("Head fusion", self.fusion_combo),
+                    ("Discard ratio", self.discard_slider), self.reverse_check, self.hover_check):
+            form.addRow(*row) if isinstance(row, tuple) else form.addRow(row)
         s = self.session
         self.mode_group.idClicked.connect(lambda i: self._draw(s.set_mode(MODES[i])))
         self.layer_slider.valueChanged.connect(lambda v: self._draw(s.set_layer(v)))
@@ -227,12 +228,7 @@ class AttentionTab(TabPage):
         form = QFormLayout(box)
         self.cmap_combo = QComboBox()
         self.cmap_combo.addItems(COLORMAPS)
-        self.opacity_slider = FloatSlider(Qt.Orientation.Horizontal)
-        self.opacity_slider.setRange(0.0, 1.0)
-        self.opacity_slider.setDecimals(2)
-        self.opacity_slider.setSingleStep(0.01)
-        self.opacity_slider.setPageStep(0.1)
-        self.opacity_slider.setValue(0.6)
+        self.opacity_slider = decimal_slider(0.0, 1.0, 0.6)
         self.smooth_check = QCheckBox("Smooth (bilinear) instead of blocky")
         self.grid_check = QCheckBox("Patch grid")
         self.grid_check.setChecked(self.session.show_grid)
@@ -283,6 +279,8 @@ class AttentionTab(TabPage):
     def _on_busy(self, busy: bool) -> None:
         if busy and self.session.result is None:
             self.maps.show_message(LOADING)
+        elif not busy and self.session.result is None and self.maps.message.text() == LOADING:
+            self.maps.show_message("Drop an image on the window (or use File > Open) to see where the ViT looks.")
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
