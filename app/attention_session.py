@@ -93,6 +93,12 @@ class AttentionSession:
         extra = " This model also has DIST, REG0, REG1, REG2, REG3 token(s), which are not patches and are not drawn."
         return tuple(t + extra for t in EXPLAIN.values())
 
+    @staticmethod
+    def caption_texts() -> tuple[str, ...]:
+        """The longest captions (a big model, a pinned patch)."""
+        return ("Layer 24, head 16: patches attending to patch (row 24, col 24)" + PIN_NOTE,
+                "Rollout through layers 1-24, heads fused by mean, discard ratio 0.99")
+
     # ---- a new forward ------------------------------------------------------------------------------
     def set_result(self, result: ViTForwardResult) -> ResultFrame:
         old = self.result

@@ -129,6 +129,7 @@ class AttentionTab(TabPage):
         # the picture: caption, image with grid and heatmap, explanation (texts keep their height)
         self.caption = ReservedLabel("", min_lines=2)
         self.caption.setStyleSheet("font-weight: bold;")
+        self.caption.reserve(self.session.caption_texts())
         self.image_view = ImageView()
         self.image_view.setMinimumSize(360, 320)
         self.share_label = StatusLine("", lines=2)
