@@ -103,7 +103,8 @@ class WorkerService(QObject):
     job_ended = Signal(int)  # request id (finished, failed or cancelled)
     _ended_now = Signal(int)  # a parked request cancelled on the GUI thread (queued: job_ended next turn)
     error_message = Signal(str)  # errors without an on_error callback
-    torch_ready = Signal(str)  # the device picked, once torch is loaded on the worker thread
+    torch_ready = Signal(str)  # the device picked, once torch is loaded (emitted on the GUI thread)
+    _torch_loaded = Signal(str)  # worker thread -> torch_ready, queued: connected before the thread starts
 
     def __init__(self, requested_device: str = "auto", parent: QObject | None = None, start: bool = True) -> None:
         super().__init__(parent)
@@ -117,6 +118,9 @@ class WorkerService(QObject):
         self._lock = threading.Lock()  # a request's loading flag vs its cancel
         self._event.connect(self._dispatch)
         self._ended_now.connect(self.job_ended, Qt.ConnectionType.QueuedConnection)
+        # torch_ready goes out on the GUI thread's next turn: a receiver connected right after this
+        # constructor (AppContext) gets it even when torch was already imported and the thread is quick
+        self._torch_loaded.connect(self.torch_ready, Qt.ConnectionType.QueuedConnection)
         self._thread = threading.Thread(target=self._run, name="vision-explorer-worker", daemon=True)
         if start:
             self.start()
@@ -231,7 +235,7 @@ class WorkerService(QObject):
         except ValueError as exc:
             self.device = pick_device(None)
             self.error_message.emit(f"{exc} Using {self.device}.")
-        self.torch_ready.emit(self.device)
+        self._torch_loaded.emit(self.device)
         active: list[_Request] = []
         parked: dict[int, _Request] = {}  # waiting for their load
         while True:

@@ -111,6 +111,23 @@ def test_grad_mode_is_kept_per_job_across_interleaving(qtbot, service):
     assert results["t"] == [True] * 5
 
 
+def test_torch_ready_reaches_a_receiver_connected_right_after_construction(qtbot):
+    """AppContext connects torch_ready after WorkerService() started its thread; with torch already
+    imported that thread used to emit before anyone listened, and the context never saw torch loaded."""
+    import torch  # noqa: F401
+    import torchvision  # noqa: F401
+
+    svc = WorkerService("cpu")
+    time.sleep(0.5)  # the worker thread is ready long before a receiver connects
+    seen = []
+    svc.torch_ready.connect(seen.append)
+    try:
+        qtbot.waitUntil(lambda: bool(seen), timeout=10000)
+    finally:
+        svc.shutdown()
+    assert seen == ["cpu"]
+
+
 def test_shutdown_cancels_running_jobs_quickly(qtbot):
     svc = WorkerService("cpu")
     started = []
