@@ -45,7 +45,8 @@ class QKVSelection:
 
 @dataclass(frozen=True)
 class QKVFrame:
-    caption: str
+    caption: str  # the model and picture (changes with a new capture only)
+    query_text: str  # layer, head and query token
     selection: QKVSelection
     x: Matrix  # (1, D) the query token after the block's LayerNorm
     q: Matrix  # (1, d_k)
@@ -156,7 +157,8 @@ class QKVSession:
         w_o_shape = c.w_o.shape[1:]
         d_k = c.d_k
         return QKVFrame(
-            caption=f"{c.model_title}: layer {layer + 1}, head {head + 1} of {c.num_heads}, query = {name}",
+            caption=f"{c.model_title}: click a patch to make it the query",
+            query_text=f"Layer {layer + 1}, head {head + 1} of {c.num_heads}, query = {name}.",
             selection=s,
             x=matrix(f"1. x = LayerNorm(query token), D = {c.normed.shape[-1]}", c.normed[layer, tok], (name,)),
             q=matrix(f"1. q = x W_q of this head (d_k = {d_k})", step.q, (name,)),

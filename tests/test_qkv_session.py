@@ -57,7 +57,7 @@ def test_frame_holds_every_step_and_matches_the_capture(cap):
     np.testing.assert_allclose(projected, hooked, atol=1e-5)
     r_in, branch, r_out = f.residual.values
     np.testing.assert_allclose(r_out, cap.residual[1, f.selection.token], atol=1e-5)
-    assert "max |diff|" in f.checks and "layer 2, head 3" in f.caption
+    assert "max |diff|" in f.checks and "Layer 2, head 3" in f.query_text
 
 
 def test_temperature_off_is_a_what_if_with_sharper_weights(cap):
