@@ -216,3 +216,25 @@ def test_image_view_does_not_move_when_the_colour_bar_first_appears(qtbot):
     view.set_overlay(np.random.default_rng(0).random((8, 10)) * 12345.0)  # longer tick labels
     qtbot.wait(20)
     assert view.view.sceneBoundingRect() == before
+
+
+def test_add_view_adds_a_sub_view_with_its_own_controls(qtbot, open_tab):
+    from PySide6.QtWidgets import QLabel
+
+    from app.tabs.attention_tab import AttentionTab
+
+    page = open_tab(AttentionTab, (1300, 800))
+    assert page.views == ("maps",) and not page.view_bar.isVisible()
+    extra, controls = QLabel("extra view"), QLabel("extra controls")
+    page.add_view("extra", "Extra", extra, controls)
+    assert page.views == ("maps", "extra") and page.view_bar.isVisible() and page.current_view() == "maps"
+    page.show_view("extra")
+    assert page.current_view() == "extra" and extra.isVisible() and controls.isVisible()
+    assert not page.discard_slider.isVisible() and page.model_picker.isVisible()  # the picker stays
+    assert page.export_widget() is extra
+    page.view_bar.setCurrentIndex(0)  # the tab bar switches back
+    assert page.current_view() == "maps" and page.discard_slider.isVisible() and not controls.isVisible()
+    with pytest.raises(ValueError):
+        page.add_view("extra", "Again", QLabel())
+    with pytest.raises(ValueError, match="no view"):
+        page.show_view("qkv-toy")
