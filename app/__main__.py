@@ -11,7 +11,7 @@ import time
 
 _PROCESS_START = time.time()
 
-TAB_CHOICES = ("attention", "patches", "detection", "gan", "diffusion")
+TAB_CHOICES = ("attention", "patches", "detection", "gan", "diffusion", "compare")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

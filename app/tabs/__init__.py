@@ -1,4 +1,4 @@
-"""The five tab pages, in the order they appear (Ctrl+1..5)."""
+"""The six tab pages, in the order they appear (Ctrl+1..6)."""
 from __future__ import annotations
 
 import importlib
@@ -12,8 +12,9 @@ TAB_CLASSES: tuple[tuple[str, str], ...] = (
     ("detection_tab", "DetectionTab"),
     ("gan_tab", "GanTab"),
     ("diffusion_tab", "DiffusionTab"),
+    ("compare_tab", "CompareTab"),
 )
-TAB_KEYS = ("attention", "patches", "detection", "gan", "diffusion")
+TAB_KEYS = ("attention", "patches", "detection", "gan", "diffusion", "compare")
 
 
 def load_tab_classes() -> list[type[TabPage]]:

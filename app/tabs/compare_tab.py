@@ -1,0 +1,240 @@
+"""The Compare tab: a CNN, a ViT and a hybrid side by side on the same image.
+
+Two or three columns (app/tabs/compare_column_view.py), each with its own model picker (registry task
+"compare"); one depth slider (relative depth 0..1) moves every column to its nearest stage. Views:
+attribution, receptive-field, equivariance, hierarchy (``views``, ``show_view``; ``--view`` on the CLI).
+A thin page: `CompareSession` (app/compare_session.py, no Qt) holds the state and results and says which
+jobs the visible view still lacks; this page submits them to the worker service (a channel per column
+and kind) and draws the frozen frame the session renders.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QTabBar, QVBoxLayout, QWidget
+
+from models.compare.jobs import list_models_job
+from models.compare.results import ModelRef
+from widgets.compare_plots import CurvePlot
+from widgets.float_slider import FloatSlider
+from widgets.model_picker import PickedModel
+
+from ..compare_frames import CompareFrame
+from ..compare_session import VIEW_TITLES, VIEWS, CompareSession, Request
+from ..vit_picker import model_entries
+from .base import TabPage
+from .compare_column_view import CompareColumn
+
+LESSONS = {
+    "attribution": "Why each model chose its class: the map of the chosen method at the stage under the depth "
+                   "slider (CAMs), or over every attention block (rollout). The outline is the object's known box.",
+    "receptive-field": "Which input pixels move the centre unit of the stage (gradient, 16 shapes images). "
+                       "A CNN's field grows stage by stage; a ViT's first block already reaches the whole image.",
+    "equivariance": "Shift the image 0..16 px: a convolution's map shifts with it (error ~0 at multiples of its "
+                    "stride); position embeddings and patch grids break that. Shuffled tiles and a grey occluder "
+                    "show what the prediction rests on.",
+    "hierarchy": "Each stage's output drawn to scale (width ~ channels, height ~ resolution), read from the model by "
+                 "a shape trace; parameters, FLOPs and time measured per stage. Click a stage for its features.",
+}
+
+
+class CompareTab(TabPage):
+    key = "compare"
+    title = "Compare"
+    views = VIEWS
+
+    def __init__(self, ctx, parent: QWidget | None = None, models: tuple[ModelRef, ...] | None = None) -> None:
+        """models: the columns' models at start (default: the three bundled ones)."""
+        super().__init__(ctx, parent)
+        self.session = CompareSession(models) if models else CompareSession()
+        self.frame: CompareFrame | None = None
+        self._running: dict[str, int] = {}  # channel -> request id not answered yet
+        self._build()
+        self.ctx.worker.submit(list_models_job, channel="compare-list", title="Listing models to compare",
+                               on_result=self._on_models, on_error=lambda _msg: None)
+
+    # ---- layout ------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.view_bar = QTabBar()
+        for v in VIEWS:
+            self.view_bar.addTab(VIEW_TITLES[v])
+        self.depth_slider = FloatSlider(Qt.Orientation.Horizontal)
+        self.depth_slider.setRange(0.0, 1.0)
+        self.depth_slider.setDecimals(2)
+        self.depth_slider.setSingleStep(0.05)
+        self.depth_slider.setPageStep(0.25)
+        self.depth_slider.setValue(self.session.depth)
+        self.depth_slider.setToolTip("Relative depth: 0 = first stage, 1 = last; every column moves to its "
+                                     "nearest stage")
+        self.count_spin = QSpinBox()
+        self.count_spin.setRange(2, 3)
+        self.count_spin.setValue(self.session.count)
+        top = QHBoxLayout()
+        top.addWidget(self.view_bar)
+        top.addSpacing(12)
+        top.addWidget(QLabel("Depth"))
+        top.addWidget(self.depth_slider, 1)
+        top.addWidget(QLabel("Columns"))
+        top.addWidget(self.count_spin)
+        self.lesson = QLabel(LESSONS[VIEWS[0]])
+        self.lesson.setWordWrap(True)
+        self.lesson.setStyleSheet("color: #9aa0a6;")
+        self.columns = [CompareColumn(i) for i in range(len(self.session.all_columns))]
+        row = QHBoxLayout()
+        for col in self.columns:
+            row.addWidget(col, 1)
+            col.picker.picked.connect(partial(self._on_picked, col.index))
+            col.method_changed.connect(partial(self._on_method, col.index))
+            col.class_changed.connect(partial(self._on_class, col.index))
+            col.stage_clicked.connect(partial(self._on_stage, col.index))
+        self.erf_plot = CurvePlot("ERF radius (solid) and theoretical field (dashed) vs relative depth",
+                                  "relative depth", "share of the image side")
+        self.erf_plot.setMinimumHeight(170)
+        self.erf_plot.setMaximumHeight(230)
+        self.erf_plot.setVisible(False)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.lesson)
+        layout.addLayout(row, 1)
+        layout.addWidget(self.erf_plot)
+        self.view_bar.currentChanged.connect(self._on_view_bar)
+        self.depth_slider.valueChanged.connect(self._on_depth)
+        self.count_spin.valueChanged.connect(self._on_count)
+        self._apply_count()
+
+    # ---- TabPage API -------------------------------------------------------------------------------
+    def set_image(self, image: np.ndarray) -> None:
+        super().set_image(image)
+        self._cancel_all()
+        self.session.set_image(image)
+        self.refresh()
+
+    def show_view(self, view: str) -> None:
+        super().show_view(view)
+        self.view_bar.setCurrentIndex(VIEWS.index(view))  # -> _on_view_bar
+
+    def current_view(self) -> str:
+        return self.session.view
+
+    def is_busy(self) -> bool:
+        return bool(self._running)
+
+    def on_device_changed(self, device: str) -> None:
+        if self.image is not None and self.ctx.torch_loaded:
+            self.set_image(self.image)  # timings and results belong to the device
+
+    def shutdown(self) -> None:
+        self._cancel_all()
+        self.ctx.worker.cancel("compare-list")
+
+    def _cancel_all(self) -> None:
+        for channel in list(self._running):
+            self.ctx.worker.cancel(channel)
+        self._running.clear()
+
+    # ---- user actions ------------------------------------------------------------------------------
+    @Slot(int)
+    def _on_view_bar(self, index: int) -> None:
+        self.session.set_view(VIEWS[index])
+        self.lesson.setText(LESSONS[VIEWS[index]])
+        self.refresh()
+
+    @Slot(float)
+    def _on_depth(self, value: float) -> None:
+        self.session.set_depth(value)
+        self.refresh()
+
+    @Slot(int)
+    def _on_count(self, n: int) -> None:
+        self.session.set_count(n)
+        self._apply_count()
+        self.refresh()
+
+    def _apply_count(self) -> None:
+        for col in self.columns:
+            col.setVisible(col.index < self.session.count)
+
+    def _on_picked(self, column: int, picked: PickedModel) -> None:
+        self.ctx.worker.cancel(f"compare-{column}-column")
+        self.session.set_model(column, ModelRef(picked.key, picked.kind, picked.ref))
+        self.refresh()
+
+    def _on_method(self, column: int, method: str) -> None:
+        self.session.set_method(column, method)
+        self.refresh()
+
+    def _on_class(self, column: int, class_index: int) -> None:
+        self.session.set_class(column, class_index)
+        self.refresh()
+
+    def _on_stage(self, column: int, stage: int) -> None:
+        self.session.select_stage(column, stage)
+        self.refresh()
+
+    def select_stage(self, column: int, stage: int) -> None:
+        """A stage of a column's hierarchy was clicked (also for tests)."""
+        self._on_stage(column, stage)
+
+    # ---- jobs --------------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_models(self, specs) -> None:
+        entries = model_entries(specs)
+        for col, model in zip(self.columns, self.session.all_columns):
+            col.picker.set_models(entries, PickedModel(model.model.key, model.model.kind, model.model.ref, None))
+
+    def _submit(self, req: Request) -> None:
+        done = partial(self._on_result, req)
+        rid = self.ctx.worker.submit(req.fn, *req.args, channel=req.channel, title=req.title, on_result=done,
+                                     on_partial=partial(self._on_partial, req), on_error=partial(self._on_error, req))
+        self._running[req.channel] = rid
+
+    def _settle(self, req: Request) -> None:
+        if self.ctx.worker.latest_id(req.channel) == self._running.get(req.channel):
+            self._running.pop(req.channel, None)
+
+    def _on_result(self, req: Request, result) -> None:
+        self._settle(req)
+        self.session.add_result(req.column, req.generation, req.kind, req.key, result)
+        self.refresh()
+
+    def _on_partial(self, req: Request, result) -> None:
+        if self.session.add_result(req.column, req.generation, req.kind, req.key, result):
+            self.draw()
+
+    def _on_error(self, req: Request, message: str) -> None:
+        self._settle(req)
+        self.session.add_error(req.column, req.generation, req.kind, req.key, message)
+        self.refresh()
+
+    # ---- drawing -----------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Submit what the visible view lacks, then draw what there is."""
+        for req in self.session.requests():
+            self._submit(req)
+        self.draw()
+
+    def draw(self) -> None:
+        frame = self.session.render()
+        self.frame = frame
+        for col, cf in zip(self.columns, frame.columns):
+            col.draw(cf, frame.view)
+            self._picker_status(col, cf)
+        self._draw_scales(frame)
+        self.erf_plot.setVisible(frame.view == "receptive-field")
+        if frame.view == "receptive-field":
+            self.erf_plot.set_curves(frame.erf_curves, y_range=(0.0, 1.0))
+
+    def _picker_status(self, col: CompareColumn, cf) -> None:
+        if col.picker.status.text() != cf.title:
+            col.picker.set_status(cf.title, "info")
+
+    def _draw_scales(self, frame: CompareFrame) -> None:
+        """Hierarchy boxes share one scale across the columns (a wide stage looks wide next to a narrow one)."""
+        if frame.view != "hierarchy":
+            return
+        boxes = [b for cf in frame.columns if cf.hierarchy is not None for b in cf.hierarchy.boxes]
+        if boxes:
+            for col in self.columns:
+                col.stage_stack.set_scale(max(b.channels for b in boxes), max(b.resolution for b in boxes))

@@ -1,0 +1,211 @@
+"""The Compare tab's session without a display: which jobs it asks for, what it re-uses, what it draws.
+
+The jobs run for real (random-weight models from the registry) through models.jobs.run_to_completion, as
+the worker service would run them; their results are handed back the way the page hands them back."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.compare_frames import erf_plot
+from app.compare_session import CompareSession
+from app.samples import SAMPLES_DIR
+from models.compare.jobs import box_for, column_job, known_objects, unavailable_reason
+from models.compare.results import ColumnBase, ColumnUnavailable, ModelRef, StageField
+from models.jobs import run_to_completion
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+RANDOM = (ModelRef("compare/convnext", "random"), ModelRef("compare/vit-convstem", "random"),
+          ModelRef("compare/coatnet", "random"))
+
+
+def _image(name: str = "shapes_triangle.png") -> np.ndarray:
+    return np.asarray(Image.open(SAMPLES_DIR / name).convert("RGB"))
+
+
+def _run(session: CompareSession, reqs: list | None = None) -> list:
+    """Run the requests (default: every one the session asks for now, as the page would submit them) and
+    hand the answers back."""
+    reqs = session.requests() if reqs is None else reqs
+    for req in reqs:
+        result, partials = run_to_completion(req.fn, *req.args)
+        for p in partials:
+            session.add_result(req.column, req.generation, req.kind, req.key, p)
+        session.add_result(req.column, req.generation, req.kind, req.key, result)
+    return reqs
+
+
+def _settle(session: CompareSession) -> int:
+    """Run requests until the session asks for nothing more; returns how many jobs ran."""
+    n = 0
+    while True:
+        reqs = _run(session)
+        if not reqs:
+            return n
+        n += len(reqs)
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    s = CompareSession(RANDOM)
+    s.set_image(_image())
+    reqs = s.requests()
+    assert [r.kind for r in reqs] == ["column"] * 3
+    assert s.requests() == []  # pending: not asked twice
+    _run(s, reqs)
+    assert all(isinstance(c.base, ColumnBase) for c in s.columns)
+    return s
+
+
+def test_known_objects_of_the_shapes_samples():
+    boxes, names = known_objects(_image("shapes_triangle.png"))
+    assert names == ("triangle",) and boxes.shape == (1, 4)
+    x, y, w, h = boxes[0]
+    assert 0 <= x and x + w <= 224 and 0 <= y and y + h <= 224 and w > 50  # a large triangle on 224 px
+    scene_boxes, scene_names = known_objects(_image("shapes_scene_2.png"))
+    assert len(scene_names) >= 3 and scene_boxes.shape == (len(scene_names), 4)
+    assert known_objects(_image("chelsea.jpg"))[1] == ()
+    big = box_for(scene_boxes, scene_names, scene_names[0])
+    same = [b for b, n in zip(scene_boxes, scene_names) if n == scene_names[0]]
+    assert big[2] * big[3] == max(b[2] * b[3] for b in same)
+    assert box_for(scene_boxes, scene_names, "no such class") is None
+
+
+def test_attribution_maps_with_box_ratio_and_the_caption(loaded):
+    s = loaded
+    ran = _settle(s)
+    assert ran == 3  # one attribution job per column, nothing else
+    frame = s.render()
+    for col in frame.columns:
+        a = col.attribution
+        assert a.heatmap is not None and a.heatmap.shape == (64, 64) and a.heatmap.max() == pytest.approx(1.0)
+        assert a.box is not None  # the triangle's box, in model-input pixels
+        assert "density in the object's box" in a.caption and "%" in a.caption
+        assert len(col.top5.split("%")) == 6
+    methods = {c.base.family: s.methods(c) for c in s.columns}
+    assert "rollout" in methods["vit"] and "rollout" not in methods["cnn"]
+
+
+def test_slider_and_view_changes_reuse_results(loaded):
+    s = loaded
+    _settle(s)
+    s.set_depth(0.0)
+    first = _settle(s)
+    assert first == 3  # CAMs at the first stages
+    s.set_depth(1.0)
+    assert s.requests() == []  # back to the last stage: cached
+    s.set_view("hierarchy")
+    reqs = s.requests()
+    assert sorted(r.kind for r in reqs) == ["features"] * 3 + ["hierarchy"] * 3
+    _run(s, reqs)
+    assert s.requests() == []
+    s.set_view("attribution")
+    assert s.requests() == []
+    before = s.render()
+    s.set_view("hierarchy")
+    s.set_view("attribution")
+    after = s.render()
+    assert all(a.attribution.heatmap is b.attribution.heatmap for a, b in zip(before.columns, after.columns))
+
+
+def test_method_and_class_choices(loaded):
+    s = loaded
+    vit = 1
+    s.set_method(vit, "grad-rollout")
+    s.set_class(vit, 2)
+    reqs = s.requests()
+    assert [(r.column, r.key) for r in reqs] == [(vit, ("attribution", -1, "grad-rollout", 2))]
+    _run(s, reqs)
+    a = s.render().columns[vit].attribution
+    assert a.method == "grad-rollout" and a.class_choice == 2 and "triangle" in a.caption
+    s.set_method(0, "rollout")  # does not apply to a CNN: it falls back to the first method
+    assert s.method(s.columns[0]) == "gradcam"
+    s.set_class(vit, -1)
+    assert s.class_index(s.columns[vit]) == int(np.argmax(s.columns[vit].base.probabilities))
+
+
+def test_hierarchy_selection_follows_the_slider_until_clicked(loaded):
+    s = loaded
+    s.set_view("hierarchy")
+    s.set_depth(1.0)
+    _settle(s)
+    cnn = s.columns[0]
+    assert s.shown_stage(cnn) == len(cnn.base.stages) - 1
+    s.select_stage(0, 1)
+    reqs = s.requests()
+    assert [(r.column, r.key) for r in reqs] == [(0, ("features", 1))]
+    _run(s, reqs)
+    h = s.render().columns[0].hierarchy
+    assert h.selected == 1 and h.feature_maps is not None and h.feature_maps.shape[:2] == (4, 4)
+    assert len(h.boxes) == 4 and all(len(b.lines) == 2 for b in h.boxes)  # shape + params/FLOPs/ms
+    assert [b.resolution for b in h.boxes] == [1 / 4, 1 / 8, 1 / 16, 1 / 32]
+    vit_h = s.render().columns[1].hierarchy
+    assert vit_h.feature_rgb is not None and vit_h.feature_rgb.dtype == np.uint8
+    s.set_depth(0.0)
+    assert s.shown_stage(cnn) == 0
+    s.set_view("attribution")
+
+
+def test_receptive_field_and_equivariance_views(loaded):
+    s = loaded
+    s.set_view("receptive-field")
+    s.set_depth(0.0)
+    reqs = s.requests()
+    assert [r.kind for r in reqs] == ["erf"] * 3 and reqs[0].args[2][0] == 0  # the slider's stage first
+    _run(s, reqs)
+    assert s.requests() == []
+    frame = s.render()
+    assert all(col.field.erf is not None for col in frame.columns)
+    radii = [c for c in frame.erf_curves if not c.dashed]
+    assert len(radii) == 3 and all(np.isfinite(c.y).all() for c in radii)
+    cnn_theory = next(c for c in frame.erf_curves if c.dashed)
+    assert np.all(np.diff(cnn_theory.y[np.isfinite(cnn_theory.y)]) >= 0)  # a CNN's field only grows
+    s.set_view("equivariance")
+    _settle(s)
+    e = s.render().columns[0].equivariance
+    assert len(e.error_curves) == 4 and e.tiles.shape == (3, 64, 64, 3) and len(e.tile_texts) == 3
+    assert e.error_curves[0].y[0] == pytest.approx(0.0, abs=1e-6)  # no shift, no error
+    assert e.occlusion.shape == (64, 64)
+    s.set_view("attribution")
+
+
+def test_stale_answers_are_dropped_and_models_swap():
+    s = CompareSession(RANDOM[:2] + (RANDOM[0],))
+    s.set_image(_image())
+    old = s.requests()
+    s.set_image(_image("shapes_square.png"))
+    base, _ = run_to_completion(old[0].fn, *old[0].args)
+    assert not s.add_result(0, old[0].generation, "column", ("column",), base)
+    assert s.columns[0].base is None
+    s.set_count(2)
+    assert len(s.columns) == 2
+
+
+def test_missing_bundled_weights_say_how_to_train(tmp_path, monkeypatch):
+    import models.loading
+
+    monkeypatch.setattr(models.loading, "WEIGHTS_DIR", tmp_path)
+    ref = ModelRef("compare/coatnet", "bundled")
+    assert unavailable_reason(ref) == "weights not trained yet: run python -m models.compare.train coatnet"
+    result, _ = run_to_completion(column_job, ref, _image())
+    assert isinstance(result, ColumnUnavailable)
+    s = CompareSession((ref, RANDOM[1], RANDOM[2]))
+    s.set_image(_image())
+    s.add_result(0, s.generation, "column", ("column",), result)
+    frame = s.render().columns[0]
+    assert "python -m models.compare.train coatnet" in frame.message
+
+
+def test_erf_plot_leaves_gaps_and_clips_the_theoretical_field():
+    from models.compare.stages import StageInfo
+
+    stages = tuple(StageInfo(i, f"s{i}", "nchw", 8, (8 >> i, 8 >> i), 8 << i, 0, i / 2) for i in range(3))
+    base = ColumnBase(ModelRef("k", "random"), "Net", "cnn", np.zeros((64, 64, 3), np.uint8), stages, ("a",),
+                      np.ones(1, np.float32), False, np.zeros((0, 4), np.float32), ())
+    fields = {0: StageField(base.model, 0, np.zeros((64, 64)), 8.0, 16.0, 16),
+              2: StageField(base.model, 2, np.zeros((64, 64)), 32.0, 400.0, 16)}
+    radius, theory = erf_plot([(base, fields)])
+    assert radius.y[0] == pytest.approx(8 / 64) and np.isnan(radius.y[1])
+    assert theory.dashed and theory.y[0] == pytest.approx(16 / 2 / 64) and theory.y[2] == 1.0
