@@ -1,0 +1,118 @@
+"""The Compare tab with random-weight models through the real worker service: every view draws something real,
+the depth slider and view changes re-use results, a stage click shows its features; the CLI names the file."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.samples import SAMPLES_DIR
+from app.screenshot import screenshot_path
+from app.tabs import TAB_KEYS
+from app.tabs.compare_tab import CompareTab
+from models.compare.results import ModelRef
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+RANDOM = (ModelRef("compare/convnext", "random"), ModelRef("compare/vit-convstem", "random"),
+          ModelRef("compare/coatnet", "random"))
+TIMEOUT_MS = 240_000
+
+
+def _settled(qtbot, tab: CompareTab) -> None:
+    qtbot.waitUntil(lambda: tab.ctx.torch_loaded and not tab.is_busy(), timeout=TIMEOUT_MS)
+
+
+@pytest.fixture
+def tab(open_tab, qtbot):
+    page = open_tab(partial(CompareTab, models=RANDOM), size=(1360, 820))
+    qtbot.waitUntil(lambda: page.ctx.torch_loaded, timeout=TIMEOUT_MS)
+    page.set_image(np.asarray(Image.open(SAMPLES_DIR / "shapes_triangle.png").convert("RGB")))
+    _settled(qtbot, page)
+    return page
+
+
+def test_compare_is_the_sixth_tab():
+    assert TAB_KEYS[5] == "compare" and CompareTab.key == "compare"
+    assert CompareTab.views == ("attribution", "receptive-field", "equivariance", "hierarchy")
+
+
+def test_every_view_draws_real_content(tab, qtbot):
+    # attribution: a heat map over each column's image, a caption with the class and the box ratio
+    for col in tab.columns:
+        assert col.body.showing_content()
+        assert col.attr_view.overlay_item.isVisible() and col.attr_view.overlay_item.image.shape == (64, 64)
+        assert col.attr_view.outline_item.isVisible()  # the triangle's known box
+        assert "%" in col.attr_caption.text() and "object's box" in col.attr_caption.text()
+        assert col.method_combo.count() >= 4 and col.class_combo.count() == 7  # top class + 6 shapes
+    assert tab.columns[1].method_combo.count() == 6  # the ViT adds both rollouts
+    # receptive field: an ERF per column and the shared radius-vs-depth plot
+    tab.show_view("receptive-field")
+    _settled(qtbot, tab)
+    assert tab.erf_plot.isVisible()
+    for col in tab.columns:
+        assert col.erf_view.overlay_item.isVisible() and "radius" in col.erf_caption.text()
+    ys = [item.yData for item in tab.erf_plot.getPlotItem().listDataItems()]
+    assert len(ys) >= 3 and all(np.isfinite(y).any() for y in ys)
+    # equivariance: curves per stage, shuffled tiles with verdicts, an occlusion map
+    tab.show_view("equivariance")
+    _settled(qtbot, tab)
+    assert not tab.erf_plot.isVisible()
+    for col in tab.columns:
+        curves = col.error_plot.getPlotItem().listDataItems()
+        assert len(curves) == len(col.frame.equivariance.error_curves) >= 3
+        assert col.tiles.has_tiles() and "2x2" in col.tiles.captions[0].text()
+        assert col.occlusion_view.overlay_item.isVisible()
+    # hierarchy: boxes to scale, a click shows that stage's features
+    tab.show_view("hierarchy")
+    _settled(qtbot, tab)
+    cnn = tab.columns[0]
+    assert len(cnn.stage_stack.stage_rects()) == 4
+    widths = [r.width() for r in cnn.stage_stack.stage_rects()]
+    assert widths == sorted(widths)  # 32 -> 192 channels: wider and wider
+    tab.select_stage(0, 0)
+    _settled(qtbot, tab)
+    assert cnn.frame.hierarchy.selected == 0 and "Stage 1" in cnn.features_caption.text()
+    assert cnn.feature_mosaic.image.image is not None
+    vit = tab.columns[1]
+    assert vit.features.currentWidget() is vit.feature_rgb
+
+
+def test_slider_and_view_changes_reuse_results(tab, qtbot):
+    submitted = []
+    real = tab.ctx.worker.submit
+    tab.ctx.worker.submit = lambda *a, **k: (submitted.append(k["channel"]), real(*a, **k))[1]
+    tab.depth_slider.setValue(0.0)
+    assert sorted(submitted) == [f"compare-{i}-attribution" for i in range(3)]
+    _settled(qtbot, tab)
+    submitted.clear()
+    tab.depth_slider.setValue(1.0)  # back: cached
+    tab.show_view("hierarchy")
+    _settled(qtbot, tab)
+    n = len(submitted)
+    tab.show_view("attribution")
+    tab.show_view("hierarchy")
+    assert len(submitted) == n  # nothing recomputed when only the drawing changes
+    assert "compare-0-attribution" not in submitted
+
+
+def test_two_columns(tab):
+    tab.count_spin.setValue(2)
+    assert not tab.columns[2].isVisible() and len(tab.frame.columns) == 2
+
+
+def test_cli_screenshot_is_named_after_tab_and_view(tmp_path):
+    assert screenshot_path(tmp_path, "compare", "hierarchy") == tmp_path / "compare-hierarchy.png"
+    image = SAMPLES_DIR / "shapes_triangle.png"
+    proc = subprocess.run([sys.executable, "-m", "app", str(image), "--tab", "compare", "--view", "hierarchy",
+                           "--screenshot", str(tmp_path)], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=400,
+                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shot = tmp_path / "compare-hierarchy.png"
+    assert shot.is_file() and Image.open(shot).size[0] > 800
