@@ -137,11 +137,11 @@ class DetrQKVSession:
 
 def detr_qkv_job(ctx, key: str, ref: str, image: np.ndarray):
     """Job: the detector chosen in the Detection tab (shared model cache), one forward with Q/K/V hooks."""
-    from models.detection.jobs import load_detector
+    from models.detection.jobs import detector_job
     from models.detection.qkv import detr_qkv_job as capture_job
     from models.jobs import Progress
 
     yield Progress(None, "Loading the detector")
-    detector = load_detector(key, ref, ctx.device)
+    detector, _ = yield from detector_job(key, ref, ctx.device)  # loads on the loader thread if not cached
     ctx.check_cancelled()
     return (yield from capture_job(ctx, detector, image))

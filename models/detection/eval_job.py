@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.jobs import JobContext, Progress
+from models.jobs import JobContext, Load, Progress
 
 from .eval_data import EvalDataset
 from .eval_metrics import CocoSummary, DatasetMatch, Predictions, coco_ground_truth, coco_summary, match_dataset
@@ -74,12 +74,12 @@ def evaluate_job(ctx: JobContext, key: str, ref: str, request: DatasetRequest):
     from models.errors import UserFacingError
 
     from .batch_predict import predict_boxes
-    from .jobs import load_detector
+    from .jobs import detector_job
 
     yield Progress(None, "Reading the data set")
-    dataset = request.load()
+    dataset = yield Load(request.load, "Reading the data set")  # disk work: off the GPU job queue
     yield Progress(None, "Loading the detector")
-    detector = load_detector(key, ref, ctx.device)
+    detector, _ = yield from detector_job(key, ref, ctx.device)
     if not set(detector.class_names) & set(dataset.class_names):
         raise UserFacingError(f"{detector.title} knows none of the data set's classes "
                               f"({', '.join(dataset.class_names[:6])}...): choose another model or data set.")
