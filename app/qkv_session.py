@@ -235,6 +235,7 @@ def qkv_vit_job(ctx, choice, image: np.ndarray):
     source = spec.default_source if choice.source_kind is None else ModelSource(
         SourceKind(choice.source_kind), choice.ref or spec.default_source.ref)
     yield Progress(None, f"Loading {spec.title}")
-    model = MODEL_CACHE.get(("vit", choice.key, source), ctx.device, lambda dev: spec.load(source, dev))
+    model = yield from MODEL_CACHE.load_job(("vit", choice.key, source), ctx.device,  # a loader thread if not cached
+                                            lambda dev: spec.load(source, dev), f"Loading {spec.title}")
     ctx.check_cancelled()
     return (yield from qkv_capture_job(ctx, model, image, choice.input_size))
