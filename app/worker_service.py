@@ -309,11 +309,12 @@ class WorkerService(QObject):
     def _park(self, req: _Request, load: Load) -> str:
         """Start load.fn on a daemon loader thread; the job waits (parked) for its answer."""
         with self._lock:
-            if req.ctx.cancelled:  # cancelled while it ran up to the Load: don't start the load
-                self._close(req)
-                self._event.emit(JobEvent(req.request_id, req.channel, "cancelled"))
-                return _ENDED
-            req.loading = True
+            cancelled = req.ctx.cancelled
+            req.loading = not cancelled
+        if cancelled:  # cancelled while it ran up to the Load: don't start the load
+            self._close(req)
+            self._event.emit(JobEvent(req.request_id, req.channel, "cancelled"))
+            return _ENDED
         self._event.emit(JobEvent(req.request_id, req.channel, "progress", Progress(None, load.message)))
         threading.Thread(target=self._load, args=(req.request_id, load.fn), daemon=True,
                          name=f"vision-explorer-loader-{req.request_id}").start()
