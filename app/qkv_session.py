@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from models.qkv_math import HeadStep, MultiHeadStep, entropy_bits, head_step, multi_head_step, softmax
+from models.qkv_math import HeadStep, MultiHeadStep, entropy_bits, head_step, multi_head_step
 from models.vit.patch_blas import single_blas_thread
 
 
@@ -32,7 +32,7 @@ class Bars:
     values: np.ndarray  # (N,) one bar per token
     labels: tuple[str, ...]
     highlight: int | None = None  # the query token (outlined)
-    y_range: tuple[float, float] | None = None  # fixed axis for every query of the layer (None: fit the values)
+    y_range: tuple[float, float] | None = None  # a fixed axis (None: fit the values)
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,6 @@ class QKVSession:
         self.selection = QKVSelection()
         self._labels: tuple[str, ...] = ()
         self._layer_scale = False
-        self._ranges: dict[tuple[int, bool], tuple[float, float]] = {}
 
     def set_capture(self, capture) -> None:
         """A new forward: keep layer/head/token where they still exist, else pick the last layer, the centre patch."""
@@ -105,7 +104,6 @@ class QKVSession:
         self.capture = capture
         self._labels = token_labels(capture.prefix_tokens, capture.grid)
         self._layer_scale = capture.has_layer_scale  # compares whole arrays: once per capture, not per frame
-        self._ranges: dict[tuple[int, bool], tuple[float, float]] = {}
         if not fits:
             gh, gw = capture.grid
             centre = capture.num_prefix + (gh // 2) * gw + gw // 2
@@ -153,7 +151,6 @@ class QKVSession:
         gh, gw = c.grid
         p = c.num_prefix
         heads_maps = multi.weights[:, p:].reshape(1, c.num_heads, gh, gw)
-        bound, top = self._layer_ranges(layer, s.use_scale)
         w_o_shape = c.w_o.shape[1:]
         d_k = c.d_k
         return QKVFrame(
@@ -164,11 +161,11 @@ class QKVSession:
             q=matrix(f"1. q = x W_q of this head (d_k = {d_k})", step.q, (name,)),
             k=matrix(f"1. K = X W_k ({n} x {d_k})", step.k, labels, hl=tok),
             v=matrix(f"1. V = X W_v ({n} x {d_k})", step.v, labels, hl=tok),
-            scores=Bars("2. scores = q K^T", step.scores.astype(np.float32), labels, tok, (-bound, bound)),
+            scores=Bars("2. scores = q K^T", step.scores.astype(np.float32), labels, tok),
             scaled=Bars(f"2. scaled = scores / sqrt({d_k})" + ("" if s.use_scale else "  (not used: temperature off)"),
-                        step.scaled.astype(np.float32), labels, tok, (-bound * scale, bound * scale)),
+                        step.scaled.astype(np.float32), labels, tok),
             weights=Bars("2. softmax" + ("(scaled)" if s.use_scale else "(scores), no scaling"),
-                         step.weights.astype(np.float32), labels, tok, (0.0, top)),
+                         step.weights.astype(np.float32), labels, tok),
             weights_map=step.weights[p:].reshape(gh, gw).astype(np.float32),
             prefix_share=float(step.weights[:p].sum()),
             output=matrix(f"3. output = weights x V (d_k = {d_k})", step.output, (name,)),
@@ -183,17 +180,6 @@ class QKVSession:
                 f"{c.num_heads * d_k} values; W_o ({w_o_shape[0]} x {w_o_shape[1]}) mixes them into the attention "
                 f"output, which the residual adds to the token."),
         )
-
-    def _layer_ranges(self, layer: int, use_scale: bool) -> tuple[float, float]:
-        """(largest |score|, largest weight) over every head and query of the layer: the bar charts keep one
-        axis while the query or head changes (a new axis costs more than the bars). Cached per layer."""
-        key = (layer, use_scale)
-        if key not in self._ranges:
-            c = self.capture
-            scores = np.matmul(c.q[layer], c.k[layer].transpose(0, 2, 1))  # (heads, N, N) float32
-            top = float(c.attentions[layer].max()) if use_scale else float(softmax(scores.astype(np.float64)).max())
-            self._ranges[key] = (float(np.abs(scores).max()), top)
-        return self._ranges[key]
 
     def _projection(self, multi: MultiHeadStep, layer: int, tok: int, use_scale: bool) -> Matrix:
         rows = [multi.concat, multi.projected]

@@ -47,6 +47,9 @@ class TokenBars(QWidget):
         self.query_bar = pg.BarGraphItem(x=[0], height=[0], width=0.9, brush=QUERY, pen=None)
         self.plot.addItem(self.bars)
         self.plot.addItem(self.query_bar)
+        self.plot.getAxis("left").setStyle(showValues=False)  # the range is the text in the corner
+        self.scale_text = pg.TextItem("", color="#e8eaed", anchor=(0, 0))
+        self.plot.addItem(self.scale_text)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(1)
@@ -64,28 +67,39 @@ class TokenBars(QWidget):
 
     def set_bars(self, title: str, values: np.ndarray, labels: tuple[str, ...] = (), highlight: int | None = None,
                  y_range: tuple[float, float] | None = None) -> None:
-        """One bar per value; `y_range` fixes the axis (rounded outwards), else it fits the values."""
+        """One bar per value on an axis from `y_range` (else the values' own range), rounded outwards.
+
+        The bars are drawn scaled to a fixed view and the axis range is written in the corner: a new
+        range is new text, not a new axis (re-laying out an axis costs more than all the bars)."""
         values = np.asarray(values, np.float32)
         n = len(values)
         resized = n != len(self._values)
         self._values, self._labels = values, tuple(labels)
         self.title.setText(title)
-        self.bars.setData(np.arange(n + 1) - 0.5, values)
+        lo_v, hi_v = y_range if y_range is not None else (float(values.min()), float(values.max()))
+        lo, hi = -nice_bound(min(0.0, lo_v)), nice_bound(max(0.0, hi_v))
+        span = max(-lo, hi) or 1.0
+        shown = values / span  # (N,) in [lo / span, hi / span], a subset of [-1, 1]
+        self.bars.setData(np.arange(n + 1) - 0.5, shown)
         if highlight is not None and 0 <= highlight < n:
-            self.query_bar.setOpts(x=[highlight], height=[values[highlight]])
+            self.query_bar.setOpts(x=[highlight], height=[shown[highlight]])
             self.query_bar.setVisible(True)
         else:
             self.query_bar.setVisible(False)
         if resized:
             self.plot.setXRange(-0.5, n - 0.5, padding=0.01)
-        lo_v, hi_v = y_range if y_range is not None else (float(values.min()), float(values.max()))
-        lo, hi = -nice_bound(min(0.0, lo_v)), nice_bound(max(0.0, hi_v))
-        y_range = (lo, hi if hi > lo else lo + 1.0)
-        if y_range != self._y_range:  # an unchanged range re-lays out no axis
-            self._y_range = y_range
-            self.plot.setYRange(*y_range, padding=0.05)
+        view = (-1.0 if lo < 0 else 0.0, 1.0)
+        if view != self._y_range:  # changes only when the sign of the data does
+            self._y_range = view
+            self.plot.setYRange(*view, padding=0.05)
+        self.scale_text.setText(f"axis {lo:g} .. {hi:g}" if lo < 0 else f"axis 0 .. {hi:g}")
+        self.scale_text.setPos(-0.5, 1.0)
         if resized:  # a steady text: relabelling on every query would repaint the whole page
             self.readout.setText(f"{n} bars: hover for a value")
+
+    @property
+    def axis_text(self) -> str:
+        return self.scale_text.toPlainText()
 
     def _on_moved(self, pos) -> None:
         if not self.plot.sceneBoundingRect().contains(pos):
