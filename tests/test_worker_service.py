@@ -231,6 +231,24 @@ def test_a_newer_request_supersedes_a_loading_one_at_once(qtbot, service, gate):
     assert results == ["new model"]
 
 
+def test_quick_successive_requests_with_loads_deliver_only_the_last_and_end_each_once(qtbot, service):
+    results, ended = [], []
+    service.job_ended.connect(ended.append)
+
+    def load_after(delay, value):
+        def load():
+            time.sleep(delay)
+            return value
+        return load
+
+    ids = [service.submit(_loads, load_after(0.05 * (i % 3), f"model {i}"), 2, channel="vit",
+                          on_result=results.append) for i in range(12)]
+    qtbot.waitUntil(lambda: set(ids) <= set(ended), timeout=60000)
+    qtbot.wait(300)  # late loads of superseded requests arrive: nothing of them is delivered
+    assert results == ["model 11"]
+    assert sorted(ended) == ids and not service.is_busy()
+
+
 def test_shutdown_returns_promptly_while_a_load_blocks(qtbot, gate):
     svc = WorkerService("cpu")
     loading = []
