@@ -9,6 +9,8 @@ from app.detection_qkv_session import DetrQKVSession, query_at
 from models.errors import UserFacingError
 from models.qkv_math import head_step, multi_head_step
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # torch on one thread: faster on 2 shared cores
+
 
 def _image(h=96, w=120, seed=0):
     return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)

@@ -8,6 +8,8 @@ import torch
 from models.qkv_math import entropy_bits, head_step, multi_head_step, softmax, toy_attention
 from models.vit.qkv import capture_qkv
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # torch on one thread: faster on 2 shared cores
+
 
 def _image(size=64, seed=0):
     return (np.random.default_rng(seed).random((size, size, 3)) * 255).astype(np.uint8)
