@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config_checks import check_module_finite
 from ..errors import CheckpointError, WeightsUnavailableError
 from .capture import CapturableViT, Preprocessing, interpolate_grid
 
@@ -125,4 +126,6 @@ def load_timm_vit(name: str, key: str, pretrained: bool, device: str = "cpu", pr
     except (OSError, RuntimeError) as exc:
         raise WeightsUnavailableError(
             f"The pretrained weights of timm '{name}' are not cached and could not be downloaded (offline?).") from exc
+    if pretrained:
+        check_module_finite(model, f"timm '{name}'")
     return TimmViT(model.to(device), key, f"timm {name}{'' if pretrained else ' (random weights)'}")
