@@ -126,9 +126,10 @@ def _set(d, key, value):
     lambda h, t: (t.__setitem__("history.metrics", torch.zeros(3, 2)), h)[1],  # other width
     lambda h, t: (t.__setitem__("fixed_z", torch.zeros(2, 2)), h)[1],
     lambda h, t: (t.pop("rng"), h)[1],
+    lambda h, t: (t.__setitem__("real_batch", torch.zeros(4, 3, 8, 8)), h)[1],  # not images of this run
     lambda h, t: _set(h, "opt_g_groups", [{"params": [0]}]),
     lambda h, t: _set(h, "config", "not a table"),
-], ids=["header-list", "version", "step", "grids", "no-metrics", "metrics-width", "fixed-z", "no-rng",
+], ids=["header-list", "version", "step", "grids", "no-metrics", "metrics-width", "fixed-z", "no-rng", "real-batch",
         "opt-groups", "config"])
 def test_gan_run_files_fail_with_a_clear_message(tmp_path, edit):
     from models.gan.checkpoint import load_run

@@ -111,7 +111,8 @@ def run_config_from_header(header: dict, where: str) -> TrainConfig:
                       latent_size=g.integer("latent_size", 1, 1024, d.gan.latent_size),
                       channels=g.integer("channels", 1, 3, d.gan.channels),
                       width=g.integer("width", 4, MAX_WIDTH, d.gan.width))
-    g.require(gan_fields["image_size"] in IMAGE_SIZES, f"gan.image_size={gan_fields['image_size']} is not one of {IMAGE_SIZES}.")
+    g.require(gan_fields["image_size"] in IMAGE_SIZES,
+              f"gan.image_size={gan_fields['image_size']} is not one of {IMAGE_SIZES}.")
     g.require(gan_fields["channels"] in (1, 3), f"gan.channels={gan_fields['channels']} is neither 1 nor 3.")
     gan = GanConfig(**gan_fields)
     config = TrainConfig(
@@ -171,13 +172,14 @@ def load_run(path: str | os.PathLike, images: torch.Tensor | None = None, device
         trainer.set_hparams()  # learning rates and betas as the checked config says
         trainer.rng.set_state(tensors["rng"])
         trainer.fixed_z = _shaped(tensors["fixed_z"], (config.grid_samples, config.gan.latent_size), "fixed_z")
-        trainer.real_batch = tensors["real_batch"]
+        trainer.real_batch = _real_batch(tensors["real_batch"], config)
         trainer.metrics.extend(tensors["history.metrics"].numpy())
         trainer.diversity.extend(tensors["history.diversity"].numpy())
         grids = [(s, tensors[f"grid.{i}"].numpy()) for i, s in enumerate(grid_steps)]
     except (KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError) as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0][:100]
         raise CheckpointError(f"{where} is incomplete or inconsistent: its optimiser state, random state or "
-                              f"history does not fit ({type(exc).__name__}: {str(exc)[:100]}).") from None
+                              f"history does not fit ({type(exc).__name__}: {detail}).") from None
     trainer.step = step
     trainer.grids.items = grids
     trainer.grids.stride = grid_stride
@@ -185,6 +187,14 @@ def load_run(path: str | os.PathLike, images: torch.Tensor | None = None, device
     trainer.elapsed_s = elapsed_s
     trainer.take_snapshot()
     return trainer
+
+
+def _real_batch(tensor: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    g = config.gan
+    if (tensor.dtype != torch.uint8 or tensor.dim() != 4 or not 1 <= tensor.shape[0] <= config.grid_samples
+            or tuple(tensor.shape[1:]) != (g.channels, g.image_size, g.image_size)):
+        raise ValueError(f"real_batch is {tuple(tensor.shape)} {tensor.dtype}, not uint8 images of this run")
+    return tensor
 
 
 def _shaped(tensor: torch.Tensor, shape: tuple[int, ...], name: str) -> torch.Tensor:
