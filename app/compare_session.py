@@ -30,6 +30,7 @@ VIEW_TITLES = {"attribution": "Attribution", "receptive-field": "Receptive field
 DEFAULT_MODELS = (ModelRef("compare/convnext", "bundled"), ModelRef("compare/vit-convstem", "bundled"),
                   ModelRef("compare/coatnet", "bundled"))
 LOADING = "Loading and running the model..."
+ERF_DECADES = 4  # the log colour scale of the receptive-field maps spans 1e-4 .. 1
 WORKING = "Computing..."
 
 
@@ -71,6 +72,8 @@ class CompareSession:
         self.depth = 1.0
         self.image: np.ndarray | None = None
         self.generation = 0
+        self.erf_log = True  # receptive-field heat maps on a log colour scale (the far tail stays visible)
+        self._scaled: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(erf) -> (erf, log-scaled): drawn once
 
     @property
     def columns(self) -> list[Column]:
@@ -285,7 +288,18 @@ class CompareSession:
         caption = (f"Effective receptive field, stage {st.index + 1} (mean over {got.images} images): "
                    f"radius {got.radius_px:.1f} px = {got.radius_px / side:.2f} of the image side; "
                    f"theoretical field {theo}")
-        return FieldPanel(c.base.image, got.erf, caption)
+        if self.erf_log:
+            caption += f"; colours: log scale, 1e-{ERF_DECADES} .. 1"
+        return FieldPanel(c.base.image, self._log_erf(got.erf) if self.erf_log else got.erf, caption)
+
+    def _log_erf(self, erf: np.ndarray) -> np.ndarray:
+        """The log-scaled map, the same array for the same ERF (the page then skips redrawing it)."""
+        hit = self._scaled.get(id(erf))
+        if hit is None or hit[0] is not erf:
+            if len(self._scaled) > 64:
+                self._scaled.clear()
+            hit = self._scaled[id(erf)] = (erf, log_scale(erf, ERF_DECADES))
+        return hit[1]
 
     def _equivariance_panel(self, c: Column) -> EquivariancePanel:
         got: EquivarianceResult | None = c.results.get(("equivariance",))
@@ -304,6 +318,11 @@ class CompareSession:
             f"Per stage: output shape, parameters, FLOPs, time on {got.device}. Click a stage for its features."
         return HierarchyPanel.build(boxes, selected, feats, summary or f"Timing the stages: {WORKING}",
                                     c.errors.get(("features", selected), ""))
+
+
+def log_scale(values: np.ndarray, decades: int) -> np.ndarray:
+    """Values in [0, 1] (max 1) -> [0, 1] on a log scale over `decades` decades (below: 0)."""
+    return ((np.log10(np.maximum(values, 10.0 ** -decades)) + decades) / decades).astype(np.float32)
 
 
 def _shape(stage) -> str:

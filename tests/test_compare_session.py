@@ -188,7 +188,7 @@ def test_missing_bundled_weights_say_how_to_train(tmp_path, monkeypatch):
 
     monkeypatch.setattr(models.loading, "WEIGHTS_DIR", tmp_path)
     ref = ModelRef("compare/coatnet", "bundled")
-    assert unavailable_reason(ref) == "weights not trained yet: run python -m models.compare.train coatnet"
+    assert unavailable_reason(ref).startswith("weights not trained yet: run python -m models.compare.train coatnet")
     result, _ = run_to_completion(column_job, ref, _image())
     assert isinstance(result, ColumnUnavailable)
     s = CompareSession((ref, RANDOM[1], RANDOM[2]))
@@ -209,3 +209,32 @@ def test_erf_plot_leaves_gaps_and_clips_the_theoretical_field():
     radius, theory = erf_plot([(base, fields)])
     assert radius.y[0] == pytest.approx(8 / 64) and np.isnan(radius.y[1])
     assert theory.dashed and theory.y[0] == pytest.approx(16 / 2 / 64) and theory.y[2] == 1.0
+
+
+def test_log_scale_keeps_the_far_tail_visible():
+    from app.compare_session import log_scale
+
+    erf = np.array([[1.0, 1e-2, 1e-4, 0.0]], np.float32)
+    assert np.allclose(log_scale(erf, 4), [[1.0, 0.5, 0.0, 0.0]], atol=1e-6)
+
+
+def test_random_models_loaded_in_parallel_get_their_seeded_weights():
+    """The columns load on parallel loader threads; each random-weight loader seeds torch's global RNG, so the
+    loads must not interleave (they did: the same model got other weights on every start)."""
+    import threading
+
+    import torch
+
+    from models.compare.jobs import locked_load
+
+    expected = {r.key: locked_load(r, "cpu") for r in RANDOM}
+    got: dict = {}
+    threads = [threading.Thread(target=lambda r=r: got.__setitem__((r.key, i), locked_load(r, "cpu")))
+               for i in range(2) for r in RANDOM]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (key, _), sm in got.items():
+        ref_params = dict(expected[key].model.named_parameters())
+        assert all(torch.equal(p, ref_params[n]) for n, p in sm.model.named_parameters()), key

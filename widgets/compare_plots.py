@@ -45,7 +45,12 @@ class CurvePlot(pg.PlotWidget):
             it.setSymbolSize(4 + c.width)
             it.setSymbolBrush(c.colour)
             it.setSymbolPen(None)
-            it.setData(np.asarray(c.x, float), np.asarray(c.y, float), connect="finite")
+            x, y = np.asarray(c.x, float), np.asarray(c.y, float)
+            keep = np.isfinite(y)
+            if keep.any():
+                it.setData(x, y, connect="finite")
+            else:  # nothing yet: an empty curve (an all-NaN one makes pyqtgraph warn about its bounds)
+                it.setData([], [])
         if y_range is not None:
             self.setYRange(*y_range, padding=0.02)
         else:

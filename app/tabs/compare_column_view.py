@@ -8,6 +8,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
+from superqt import QCollapsible
+
 from widgets.attention_mosaic import AttentionMosaic
 from widgets.compare_plots import CurvePlot
 from widgets.compare_stack import StageStack
@@ -43,7 +45,11 @@ class CompareColumn(QWidget):
         self._methods: tuple[str, ...] = ()
         self._classes: tuple[str, ...] | None = None
         self._drawn: dict[str, object] = {}  # what each widget shows now (identity): skip unchanged redraws
-        self.picker = ModelPicker(f"Column {index + 1}", show_input_size=False, status_lines=1)
+        self.picker = ModelPicker("", show_input_size=False, status_lines=1)
+        self.picker_box = QCollapsible(f"Column {index + 1}")  # folded: the views keep the room
+        self.picker_box.setDuration(0)
+        self.picker_box.addWidget(self.picker)
+        self.picker_box.toggleButton().setToolTip("Choose this column's model and its weights")
         self.top5 = _label(2)
         self.stage_label = _label(1)
         self.stack = QStackedWidget()
@@ -52,7 +58,7 @@ class CompareColumn(QWidget):
         self.body = Placeholder(self.stack, "Open an image.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 0, 2, 0)
-        layout.addWidget(self.picker)
+        layout.addWidget(self.picker_box)
         layout.addWidget(self.top5)
         layout.addWidget(self.stage_label)
         layout.addWidget(self.body, 1)
@@ -94,7 +100,9 @@ class CompareColumn(QWidget):
         col = QVBoxLayout(page)
         col.setContentsMargins(0, 0, 0, 0)
         self.error_plot = CurvePlot("Equivariance error per stage", "shift (px)", "error")
+        self.error_plot.setMinimumHeight(130)
         self.prob_plot = CurvePlot("Top-class probability", "shift (px)", "p", legend=False)
+        self.prob_plot.setMinimumHeight(90)
         self.tiles = ImageTiles(3, side=72)
         self.occlusion_view = ImageView(show_colorbar=False)
         self.occlusion_view.setMinimumHeight(110)
@@ -146,6 +154,9 @@ class CompareColumn(QWidget):
 
     def draw(self, frame: ColumnFrame, view: str) -> None:
         self.frame = frame
+        head = f"Column {self.index + 1}: {frame.title}"
+        if self.picker_box.text() != head:
+            self.picker_box.setText(head)
         self.top5.setText(frame.top5)
         self.stage_label.setText(frame.stage_text)
         if frame.message:

@@ -13,7 +13,7 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QTabBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QTabBar, QVBoxLayout, QWidget
 
 from models.compare.jobs import list_models_job
 from models.compare.results import ModelRef
@@ -51,6 +51,7 @@ class CompareTab(TabPage):
         self.session = CompareSession(models) if models else CompareSession()
         self.frame: CompareFrame | None = None
         self._running: dict[str, int] = {}  # channel -> request id not answered yet
+        self._device: str | None = None  # the device reported last (None: torch not loaded yet)
         self._build()
         self.ctx.worker.submit(list_models_job, channel="compare-list", title="Listing models to compare",
                                on_result=self._on_models, on_error=lambda _msg: None)
@@ -76,6 +77,11 @@ class CompareTab(TabPage):
         top.addSpacing(12)
         top.addWidget(QLabel("Depth"))
         top.addWidget(self.depth_slider, 1)
+        self.log_check = QCheckBox("Log colours")
+        self.log_check.setChecked(self.session.erf_log)
+        self.log_check.setToolTip("Receptive fields on a log colour scale (1e-4 .. 1): the faint far reach shows")
+        self.log_check.setVisible(False)
+        top.addWidget(self.log_check)
         top.addWidget(QLabel("Columns"))
         top.addWidget(self.count_spin)
         self.lesson = QLabel(LESSONS[VIEWS[0]])
@@ -102,6 +108,7 @@ class CompareTab(TabPage):
         self.view_bar.currentChanged.connect(self._on_view_bar)
         self.depth_slider.valueChanged.connect(self._on_depth)
         self.count_spin.valueChanged.connect(self._on_count)
+        self.log_check.toggled.connect(self._on_log)
         self._apply_count()
 
     # ---- TabPage API -------------------------------------------------------------------------------
@@ -122,8 +129,11 @@ class CompareTab(TabPage):
         return bool(self._running)
 
     def on_device_changed(self, device: str) -> None:
-        if self.image is not None and self.ctx.torch_loaded:
-            self.set_image(self.image)  # timings and results belong to the device
+        """Jobs run on the device the worker resolved when torch loaded (the first report): re-run only when
+        the device really changes later (timings belong to the device)."""
+        previous, self._device = self._device, device
+        if previous is not None and previous != device and self.image is not None:
+            self.set_image(self.image)
 
     def shutdown(self) -> None:
         self._cancel_all()
@@ -145,6 +155,11 @@ class CompareTab(TabPage):
     def _on_depth(self, value: float) -> None:
         self.session.set_depth(value)
         self.refresh()
+
+    @Slot(bool)
+    def _on_log(self, on: bool) -> None:
+        self.session.erf_log = on
+        self.draw()
 
     @Slot(int)
     def _on_count(self, n: int) -> None:
@@ -223,6 +238,7 @@ class CompareTab(TabPage):
             self._picker_status(col, cf)
         self._draw_scales(frame)
         self.erf_plot.setVisible(frame.view == "receptive-field")
+        self.log_check.setVisible(frame.view == "receptive-field")
         if frame.view == "receptive-field":
             self.erf_plot.set_curves(frame.erf_curves, y_range=(0.0, 1.0))
 

@@ -8,6 +8,7 @@ models from the app's small shared cache. pytorch-grad-cam is imported by the fi
 """
 from __future__ import annotations
 
+import threading
 import time
 from functools import lru_cache
 
@@ -22,8 +23,12 @@ ERF_IMAGES = 16
 ERF_SEED = 4242
 SHIFTS = tuple(range(0, 17))
 SHUFFLE_GRIDS = (2, 4, 8)
-TRAIN_HINT = "weights not trained yet: run python -m models.compare.train {arch}"
+TRAIN_HINT = ("weights not trained yet: run python -m models.compare.train {arch}\n"
+              "(meanwhile: open this column's model box above and choose Random weights)")
 _cache = None
+# one load at a time: the columns' loads run on parallel loader threads, and random-weight loaders seed the
+# global torch RNG (torch.manual_seed) before building: in parallel they would draw each other's numbers
+_LOAD_LOCK = threading.Lock()
 
 
 def compare_cache():
@@ -115,14 +120,19 @@ def unavailable_reason(ref: ModelRef) -> str:
     return ""
 
 
-def model_job(ref: ModelRef, device: str, cache=None):
-    """Job step (``yield from``): the StageModel for ref on device (loaded on the loader thread once)."""
+def locked_load(ref: ModelRef, device: str):
+    """The StageModel for ref, loaded while no other Compare load runs (see _LOAD_LOCK)."""
     from models.registry import ModelSource, SourceKind
 
+    with _LOAD_LOCK:
+        return _spec(ref).load(ModelSource(SourceKind(ref.kind), ref.ref), device)
+
+
+def model_job(ref: ModelRef, device: str, cache=None):
+    """Job step (``yield from``): the StageModel for ref on device (loaded on the loader thread once)."""
     spec = _spec(ref)
     cache = compare_cache() if cache is None else cache
-    source = ModelSource(SourceKind(ref.kind), ref.ref)
-    sm = yield from cache.load_job(("compare", ref), device, lambda dev: spec.load(source, dev),
+    sm = yield from cache.load_job(("compare", ref), device, lambda dev: locked_load(ref, dev),
                                    f"Loading {spec.title}")
     param = next(sm.model.parameters(), None)
     if param is not None and str(param.device) != str(device) and not str(param.device).startswith(device):
