@@ -227,3 +227,27 @@ def _inside_scroll(w) -> bool:
 def _name(w) -> str:
     text = "" if w.inherits("QSlider") else w.text()
     return f"{type(w).__name__}({text[:30]!r})"
+
+
+def test_the_main_window_asks_before_closing_on_unsaved_gan_training(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("VISION_EXPLORER_SETTINGS", str(tmp_path / "window.ini"))
+    from app.context import make_settings
+    from app.main_window import MainWindow
+
+    win = MainWindow(requested_device="cpu", settings=make_settings(), load_default_image=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    page = win.select_tab("gan").image_page  # showing the tab loads the bundled run (or builds a new one)
+    asked: list[str] = []
+    page.ask_close = lambda question: (asked.append(question), CloseChoice.CANCEL)[1]
+    qtbot.waitUntil(lambda: page.session.state == RunState.READY, timeout=120000)
+    assert all(p.confirm_close() for p in win.pages) and not asked  # nothing trained: no question
+    page.single_step()  # one more step of training that is not on disk
+    qtbot.waitUntil(lambda: page.session.state == RunState.PAUSED and page.session.unsaved_steps() == 1,
+                    timeout=60000)
+    win.close()
+    assert len(asked) == 1 and win.isVisible()  # Cancel: the window stays
+    page.ask_close = lambda question: CloseChoice.DISCARD
+    win.close()
+    assert not win.isVisible()
