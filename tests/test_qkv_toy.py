@@ -92,7 +92,7 @@ def test_page_typing_updates_everything_and_bad_text_is_refused(qtbot):
     assert page.tables["scores"].values[0, 2] != old_scores[0, 2]
     np.testing.assert_allclose(page.tables["output"].values, page.tables["softmax"].values @ page.tables["V"].values)
     page.tables["V"].table.item(0, 0).setText("abc")
-    assert page.tables["V"].table.item(0, 0).text() == f"{page.tables['V'].values[0, 0]:.3f}"
+    assert page.tables["V"].table.item(0, 0).text() == f"{page.tables['V'].values[0, 0]:.2f}"
     page.scale_check.setChecked(False)
     np.testing.assert_allclose(page.tables["softmax"].values, softmax(page.tables["scores"].values))
     page.ctx.worker.shutdown()

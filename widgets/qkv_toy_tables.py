@@ -1,14 +1,15 @@
 """A small matrix as a table of numbers (editable or not), each cell tinted by its value.
 
 For the toy attention example: typing a number emits ``edited(name, row, col, value)``; ``set_matrix``
-fills the cells without emitting. Numpy and plain values only (no torch).
+fills the cells (2 decimals, the full value as tooltip) without emitting. Numpy and plain values only (no torch).
 """
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QSizePolicy, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
 
 def cell_colour(value: float, top: float) -> QColor:
@@ -39,6 +40,10 @@ class MatrixTable(QWidget):
                                    else QAbstractItemView.EditTrigger.NoEditTriggers)
         for header in (self.table.horizontalHeader(), self.table.verticalHeader()):
             header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # share the row's width with the other tables, but never too narrow for "-0.00" in every column
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.table.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
+        self._cell = self.fontMetrics().horizontalAdvance("-0.00") + 6
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(1)
@@ -62,6 +67,7 @@ class MatrixTable(QWidget):
             if (self.table.rowCount(), self.table.columnCount()) != (rows, cols):
                 self.table.setRowCount(rows)
                 self.table.setColumnCount(cols)
+                self.table.setMinimumWidth(cols * self._cell + self.fontMetrics().horizontalAdvance("t4") + 16)
             self.table.setVerticalHeaderLabels(list(row_labels))
             self.table.setHorizontalHeaderLabels(list(col_labels))
             top = float(np.abs(values).max()) if values.size else 0.0
@@ -72,7 +78,8 @@ class MatrixTable(QWidget):
                         item = QTableWidgetItem()
                         item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                         self.table.setItem(r, c, item)
-                    item.setText(f"{values[r, c]:.3f}")
+                    item.setText(f"{values[r, c]:.2f}")
+                    item.setToolTip(f"{values[r, c]:.6g}")
                     item.setBackground(cell_colour(values[r, c], top))
                     item.setForeground(QColor("#202124"))
         finally:
@@ -85,7 +92,7 @@ class MatrixTable(QWidget):
         r, c = item.row(), item.column()
         if value is None:  # not a number: put the old value back
             self._filling = True
-            item.setText(f"{self._values[r, c]:.3f}")
+            item.setText(f"{self._values[r, c]:.2f}")
             self._filling = False
             return
         self.edited.emit(self.name, r, c, value)

@@ -9,7 +9,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Slot
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from widgets.image_view import ImageView
 from widgets.qkv_toy_tables import MatrixTable
@@ -43,7 +43,7 @@ class QKVToyPage(QWidget):
                        "or type numbers into any white table; everything below follows at once.")
         intro.setWordWrap(True)
         self.image_view = ImageView(show_colorbar=False)
-        self.image_view.setMinimumSize(220, 220)
+        self.image_view.setMinimumSize(160, 160)
         self.frames = []
         for i, colour in enumerate(SLOT_COLOURS):
             rect = pg.QtWidgets.QGraphicsRectItem()
@@ -59,16 +59,16 @@ class QKVToyPage(QWidget):
         self.pick_label = QLabel("Click a patch: it becomes token t1 (then t2, t3, t4, t1, ...).")
         self.pick_label.setWordWrap(True)
         self.reset_button = QPushButton("Back to the typed example")
-        self.scale_check = QCheckBox("Scale by 1/sqrt(d_k) (untick: temperature what-if)")
+        self.scale_check = QCheckBox("Scale by 1/sqrt(d_k)\n(untick: the temperature what-if)")
         self.scale_check.setChecked(True)
         self.explanation = QLabel("")
         self.explanation.setWordWrap(True)
         left = QVBoxLayout()
         left.addWidget(self.image_view, 1)
-        left.addWidget(self.pick_label)
-        left.addWidget(self.reset_button)
-        left.addWidget(self.scale_check)
-        left.addWidget(self.explanation)
+        self.controls = QGroupBox("Q, K, V by hand")  # for the tab's side panel
+        side = QVBoxLayout(self.controls)
+        for w in (self.pick_label, self.reset_button, self.scale_check, self.explanation):
+            side.addWidget(w)
         self.tables: dict[str, MatrixTable] = {}
         grid = QGridLayout()
         for name, (r, c) in LAYOUT.items():
@@ -79,9 +79,11 @@ class QKVToyPage(QWidget):
         arrow = QLabel("Editing X or a W recomputes Q, K, V; editing Q, K or V changes only that entry.")
         arrow.setWordWrap(True)
         grid.addWidget(arrow, 1, 0)
+        for col in range(4):  # four equal columns: every 4 x 4 table keeps room for its numbers
+            grid.setColumnStretch(col, 1)
         body = QHBoxLayout()
-        body.addLayout(left, 2)
-        body.addLayout(grid, 5)
+        body.addLayout(left, 1)
+        body.addLayout(grid, 3)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(body, 1)
