@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.gan_session import CloseChoice, GanImageSession, RunState  # noqa: F401  (CloseChoice: the answers)
+from app.gan_session import GanImageSession, RunState
 from app.gan_toy_session import NO_VALUE, Toy2DSession, TrainMode, status_text
 
 

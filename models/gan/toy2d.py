@@ -6,7 +6,6 @@ and, at each generated point, the direction G's loss gradient moves it (the arro
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Callable
