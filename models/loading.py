@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from .config_checks import check_finite
-from .errors import CheckpointError, WeightsUnavailableError
+from .errors import CheckpointError, UserFacingError, WeightsUnavailableError
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 WEIGHTS_DIR = ASSETS_DIR / "weights"
@@ -128,16 +128,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     killed mid-write (named "<name>.<8 random chars>.tmp", older than STALE_TMP_S): those are removed.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
+    if path.is_dir():
+        raise UserFacingError(f"Could not save: '{path}' is a folder.")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+        os.close(fd)
         write(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a saved file is an ordinary file
         os.replace(tmp, path)
+    except OSError as exc:  # a read-only or full disk, a parent that is a file, ...
+        raise UserFacingError(f"Could not save '{path}': {exc.strerror or type(exc).__name__}. "
+                              "Nothing was changed there.") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
     return path
 

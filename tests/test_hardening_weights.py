@@ -182,17 +182,31 @@ def test_live_weights_go_to_a_private_temp_dir_that_is_cleaned_up():
     from models.jobs import run_to_completion
 
     session = _live_session()
+    predictable = Path(tempfile.gettempdir()) / f"vision-explorer-live-ddpm-step{session.trainer.step}.safetensors"
+    before = predictable.stat().st_mtime_ns if predictable.exists() else None
     first, _ = run_to_completion(app_jobs.live_weights_job, session)
     path = Path(first.ref)
     folder = path.parent
     try:
         assert path.is_file() and folder != Path(tempfile.gettempdir())
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # only this user can read or plant files there
-        assert not (Path(tempfile.gettempdir())
-                    / f"vision-explorer-live-ddpm-step{session.trainer.step}.safetensors").exists()
+        assert (predictable.stat().st_mtime_ns if predictable.exists() else None) == before  # not written
         session.trainer.step += 1
         second, _ = run_to_completion(app_jobs.live_weights_job, session)
         assert not path.exists() and Path(second.ref).is_file()  # only the latest is kept
     finally:
         app_jobs.LIVE_WEIGHTS_DIR.remove()  # what happens at exit (atexit)
     assert not folder.exists()
+
+
+def test_a_save_that_cannot_be_written_is_a_clear_message(tmp_path):
+    from models.errors import UserFacingError
+    from models.gan.checkpoint import save_run
+
+    (tmp_path / "a-file").write_text("not a folder")
+    for save in (lambda p: _live_session().save(p), lambda p: save_run(_tiny_gan(), p)):
+        with pytest.raises(UserFacingError, match="Could not save"):
+            save(tmp_path / "a-file" / "run.pt")  # its parent is a file: an OSError inside
+        with pytest.raises(UserFacingError, match="folder"):
+            save(tmp_path)  # a folder, not a file name
+    assert (tmp_path / "a-file").read_text() == "not a folder"
