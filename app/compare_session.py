@@ -21,7 +21,7 @@ from models.compare.jobs import (attribution_job, box_for, column_job, equivaria
 from models.compare.results import (AttributionResult, ColumnBase, ColumnUnavailable, EquivarianceResult,
                                     FeaturesResult, HierarchyResult, ModelRef, StageField)
 
-from .compare_frames import (AttributionPanel, ColumnFrame, CompareFrame, Curve, EquivariancePanel, FieldPanel,
+from .compare_frames import (AttributionPanel, ColumnFrame, CompareFrame, EquivariancePanel, FieldPanel,
                              HierarchyPanel, StageBox, erf_plot, top5_text)
 
 VIEWS = ("attribution", "receptive-field", "equivariance", "hierarchy")
@@ -74,6 +74,7 @@ class CompareSession:
         self.generation = 0
         self.erf_log = True  # receptive-field heat maps on a log colour scale (the far tail stays visible)
         self._scaled: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(erf) -> (erf, log-scaled): drawn once
+        self._memo: dict[tuple, tuple[tuple, object]] = {}  # name -> (inputs, value): same inputs, same value
 
     @property
     def columns(self) -> list[Column]:
@@ -236,8 +237,11 @@ class CompareSession:
     # ---- drawing -------------------------------------------------------------------------------------
     def render(self) -> CompareFrame:
         columns = tuple(self._column_frame(c) for c in self.columns)
-        plot = erf_plot([(c.base, c.results.get(("erf",), {})) for c in self.columns if self.ready(c)]) \
-            if self.view == "receptive-field" else ()
+        plot = ()
+        if self.view == "receptive-field":
+            pairs = [(c.base, c.results.get(("erf",), {})) for c in self.columns if self.ready(c)]
+            inputs = tuple(x for b, f in pairs for x in (b, f, len(f)))
+            plot = self._memoised("erf-plot", inputs, lambda: erf_plot(pairs))
         return CompareFrame(self.view, self.depth, columns, plot)
 
     def _column_frame(self, c: Column) -> ColumnFrame:
@@ -266,7 +270,9 @@ class CompareSession:
         where = "all attention blocks" if key[1] < 0 else f"stage {stage.index + 1}"
         if result is not None:
             caption = f"{METHOD_TITLES[method]} at {where}: {name} {result.probability * 100:.1f}%"
-            if result.box_ratio is not None:
+            if result.heatmap.max() <= 0:
+                caption += "; the map is empty: no positive evidence for this class here"
+            elif result.box_ratio is not None:
                 caption += f"; density in the object's box / outside: {result.box_ratio:.2f}x"
             elif len(b.boxes):
                 caption += f"; no {name} in this sample's boxes"
@@ -292,6 +298,17 @@ class CompareSession:
             caption += f"; colours: log scale, 1e-{ERF_DECADES} .. 1"
         return FieldPanel(c.base.image, self._log_erf(got.erf) if self.erf_log else got.erf, caption)
 
+    def _memoised(self, name: str, inputs: tuple, make):
+        """make() again only when `inputs` changed (objects by identity, numbers and text by value): the page
+        skips redrawing a value it has drawn (plots are re-sent only when their data changed)."""
+        def same(a, b) -> bool:
+            return a is b or (type(a) in (int, float, str) and a == b)
+
+        hit = self._memo.get(name)
+        if hit is None or len(hit[0]) != len(inputs) or not all(same(a, b) for a, b in zip(hit[0], inputs)):
+            hit = self._memo[name] = (inputs, make())
+        return hit[1]
+
     def _log_erf(self, erf: np.ndarray) -> np.ndarray:
         """The log-scaled map, the same array for the same ERF (the page then skips redrawing it)."""
         hit = self._scaled.get(id(erf))
@@ -305,7 +322,9 @@ class CompareSession:
         got: EquivarianceResult | None = c.results.get(("equivariance",))
         if got is None:
             return EquivariancePanel.empty(c.errors.get(("equivariance",), f"Shifting, shuffling, occluding: {WORKING}"))
-        return EquivariancePanel.build(got, c.base, self.stage(c).index)
+        current = self.stage(c).index
+        return self._memoised(f"equivariance-{id(c)}", (got, c.base, current),
+                              lambda: EquivariancePanel.build(got, c.base, current))
 
     def _hierarchy_panel(self, c: Column) -> HierarchyPanel:
         b = c.base

@@ -238,3 +238,21 @@ def test_random_models_loaded_in_parallel_get_their_seeded_weights():
     for (key, _), sm in got.items():
         ref_params = dict(expected[key].model.named_parameters())
         assert all(torch.equal(p, ref_params[n]) for n, p in sm.model.named_parameters()), key
+
+
+def test_an_empty_map_has_no_box_ratio_and_says_so(loaded):
+    from models.compare.results import AttributionResult
+
+    s = loaded
+    s.set_view("attribution")
+    s.set_depth(1.0)
+    c = s.columns[0]
+    key = s._attribution_request(c)[0]
+    c.results[key] = AttributionResult(c.model, key[1], key[2], key[3], np.zeros((64, 64), np.float32), 0.5, None)
+    assert "the map is empty" in s.render().columns[0].attribution.caption
+    from models.compare.jobs import attribution_job
+
+    flat = np.full((64, 64, 3), 128, np.uint8)  # a flat image: a random CNN's last-stage CAM can be all zero
+    result, _ = run_to_completion(attribution_job, c.model, flat, c.base.stages[-1], "gradcam", 0,
+                                  np.array([10, 10, 20, 20], np.float32))
+    assert result.box_ratio is None or np.isfinite(result.box_ratio)

@@ -116,3 +116,14 @@ def test_cli_screenshot_is_named_after_tab_and_view(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     shot = tmp_path / "compare-hierarchy.png"
     assert shot.is_file() and Image.open(shot).size[0] > 800
+
+
+def test_a_hidden_tab_starts_no_work_until_shown(open_tab, qtbot):
+    page = open_tab(partial(CompareTab, models=RANDOM), size=(1360, 820))
+    page.hide()
+    page.set_image(np.asarray(Image.open(SAMPLES_DIR / "shapes_square.png").convert("RGB")))
+    assert not page.is_busy() and not page.ctx.worker.is_busy("compare-0-column")
+    page.show()
+    assert page.is_busy()
+    _settled(qtbot, page)
+    assert all(c.frame.attribution is not None for c in page.columns)

@@ -11,21 +11,30 @@ from PySide6.QtCore import Qt
 
 class CurvePlot(pg.PlotWidget):
     def __init__(self, title: str = "", x_label: str = "", y_label: str = "", legend: bool = True,
-                 parent=None) -> None:
+                 symbols: bool = True, parent=None) -> None:
+        """symbols: a dot on every point (for a few points per curve)."""
         super().__init__(parent)
         self.setBackground("#202124")
+        self.symbols = symbols
         item = self.getPlotItem()
         item.setMenuEnabled(False)
+        item.setMouseEnabled(x=False, y=False)
         item.hideButtons()
         item.showGrid(x=True, y=True, alpha=0.2)
         if title:
             item.setTitle(title, color="#e8eaed", size="9pt")
         item.setLabel("bottom", x_label)
         item.setLabel("left", y_label)
-        item.getAxis("left").enableAutoSIPrefix(False)
+        for axis in ("left", "bottom"):
+            item.getAxis(axis).enableAutoSIPrefix(False)
+            # the axes change only with new data: repaints (a wider curve, the window) blit them from a cache
+            item.getAxis(axis).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.legend = item.addLegend(offset=(4, 2), labelTextSize="7pt", colCount=4, verSpacing=-6) if legend else None
         self._items: list[pg.PlotDataItem] = []
         self._names: list[str] = []
+        self._styles: list[tuple] = []  # (colour, width, dashed) drawn per item
+        self._data: list[tuple] = []  # (x, y) arrays drawn per item (identity: unchanged data is not re-sent)
+        self._y_range: tuple[float, float] | None = None
 
     def set_curves(self, curves, y_range: tuple[float, float] | None = None) -> None:
         """curves: objects with name, x, y (NaN: gap), colour, width, dashed."""
@@ -38,20 +47,30 @@ class CurvePlot(pg.PlotWidget):
                 self.legend.clear()
             self._items = [self.plot([], [], name=c.name) for c in curves]
             self._names = names
-        for it, c in zip(self._items, curves):
-            style = Qt.PenStyle.DashLine if c.dashed else Qt.PenStyle.SolidLine
-            it.setPen(pg.mkPen(c.colour, width=c.width, style=style))
-            it.setSymbol("o")
-            it.setSymbolSize(4 + c.width)
-            it.setSymbolBrush(c.colour)
-            it.setSymbolPen(None)
+            self._styles = [None] * len(curves)
+            self._data = [None] * len(curves)
+        for i, (it, c) in enumerate(zip(self._items, curves)):
+            style = (c.colour, c.width, c.dashed)
+            if style != self._styles[i]:
+                self._styles[i] = style
+                it.setPen(pg.mkPen(c.colour, width=c.width,
+                                   style=Qt.PenStyle.DashLine if c.dashed else Qt.PenStyle.SolidLine))
+                if self.symbols:
+                    it.setSymbol("o")
+                    it.setSymbolSize(4 + c.width)
+                    it.setSymbolBrush(c.colour)
+                    it.setSymbolPen(None)
+            if self._data[i] is not None and self._data[i][0] is c.x and self._data[i][1] is c.y:
+                continue
+            self._data[i] = (c.x, c.y)
             x, y = np.asarray(c.x, float), np.asarray(c.y, float)
-            keep = np.isfinite(y)
-            if keep.any():
+            if np.isfinite(y).any():
                 it.setData(x, y, connect="finite")
             else:  # nothing yet: an empty curve (an all-NaN one makes pyqtgraph warn about its bounds)
                 it.setData([], [])
-        if y_range is not None:
-            self.setYRange(*y_range, padding=0.02)
-        else:
-            self.enableAutoRange(axis="y")
+        if y_range != self._y_range:
+            self._y_range = y_range
+            if y_range is not None:
+                self.setYRange(*y_range, padding=0.02)
+            else:
+                self.enableAutoRange(axis="y")

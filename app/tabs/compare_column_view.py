@@ -23,6 +23,12 @@ from ..compare_frames import ColumnFrame
 VIEW_INDEX = {"attribution": 0, "receptive-field": 1, "equivariance": 2, "hierarchy": 3}
 
 
+def set_text(label: QLabel, text: str) -> None:
+    """setText only when the text changes (each call re-lays the label out)."""
+    if label.text() != text:
+        label.setText(text)
+
+
 def _label(min_lines: int = 1, small: bool = True) -> QLabel:
     label = QLabel("")
     label.setWordWrap(True)
@@ -99,9 +105,9 @@ class CompareColumn(QWidget):
         page = QWidget()
         col = QVBoxLayout(page)
         col.setContentsMargins(0, 0, 0, 0)
-        self.error_plot = CurvePlot("Equivariance error per stage", "shift (px)", "error")
+        self.error_plot = CurvePlot("Equivariance error per stage", "shift (px)", "error", symbols=False)
         self.error_plot.setMinimumHeight(130)
-        self.prob_plot = CurvePlot("Top-class probability", "shift (px)", "p", legend=False)
+        self.prob_plot = CurvePlot("Top-class probability", "shift (px)", "p", legend=False, symbols=False)
         self.prob_plot.setMinimumHeight(90)
         self.tiles = ImageTiles(3, side=72)
         self.occlusion_view = ImageView(show_colorbar=False)
@@ -156,14 +162,17 @@ class CompareColumn(QWidget):
         self.frame = frame
         head = f"Column {self.index + 1}: {frame.title}"
         if self.picker_box.text() != head:
-            self.picker_box.setText(head)
-        self.top5.setText(frame.top5)
-        self.stage_label.setText(frame.stage_text)
+            set_text(self.picker_box, head)
+        set_text(self.top5, frame.top5)
+        set_text(self.stage_label, frame.stage_text)
         if frame.message:
-            self.body.show_message(frame.message)
+            if self.body.showing_content() or self.body.message.text() != frame.message:
+                self.body.show_message(frame.message)
             return
-        self.stack.setCurrentIndex(VIEW_INDEX[view])
-        self.body.show_content()
+        if self.stack.currentIndex() != VIEW_INDEX[view]:
+            self.stack.setCurrentIndex(VIEW_INDEX[view])
+        if not self.body.showing_content():
+            self.body.show_content()
         {"attribution": self._draw_attribution, "receptive-field": self._draw_field,
          "equivariance": self._draw_equivariance, "hierarchy": self._draw_hierarchy}[view](frame)
 
@@ -173,18 +182,20 @@ class CompareColumn(QWidget):
             self._methods = a.methods
             self.method_combo.clear()
             self.method_combo.addItems(list(a.method_titles))
-        self.method_combo.setCurrentIndex(a.methods.index(a.method))
+        if self.method_combo.currentIndex() != a.methods.index(a.method):
+            self.method_combo.setCurrentIndex(a.methods.index(a.method))
         if a.class_names != self._classes:
             self._classes = a.class_names
             self.class_combo.clear()
             self.class_combo.addItems(["top class", *a.class_names])
-        self.class_combo.setCurrentIndex(0 if a.class_choice is None else a.class_choice + 1)
+        if self.class_combo.currentIndex() != (0 if a.class_choice is None else a.class_choice + 1):
+            self.class_combo.setCurrentIndex(0 if a.class_choice is None else a.class_choice + 1)
         if self._changed("attr_image", a.image):
             self.attr_view.set_image(a.image)
         if self._changed("attr_heat", a.heatmap):
             self.attr_view.set_overlay(a.heatmap, levels=(0.0, 1.0), opacity=0.6)
         self.attr_view.set_outline(a.box)
-        self.attr_caption.setText(a.caption)
+        set_text(self.attr_caption, a.caption)
 
     def _draw_field(self, frame: ColumnFrame) -> None:
         f = frame.field
@@ -192,7 +203,7 @@ class CompareColumn(QWidget):
             self.erf_view.set_image(f.image)
         if self._changed("erf", f.erf):
             self.erf_view.set_overlay(f.erf, levels=(0.0, 1.0), opacity=0.85)
-        self.erf_caption.setText(f.caption)
+        set_text(self.erf_caption, f.caption)
 
     def _draw_equivariance(self, frame: ColumnFrame) -> None:
         e = frame.equivariance
@@ -204,16 +215,17 @@ class CompareColumn(QWidget):
             self.occlusion_view.set_image(e.image)
         if self._changed("occlusion", e.occlusion):
             self.occlusion_view.set_overlay(e.occlusion, opacity=0.75)
-        self.eq_caption.setText(e.caption)
+        set_text(self.eq_caption, e.caption)
 
     def _draw_hierarchy(self, frame: ColumnFrame) -> None:
         h = frame.hierarchy
         self.stage_stack.set_stages(h.boxes, h.selected)
-        self.hier_summary.setText(h.summary)
-        self.features_caption.setText(h.features_caption)
+        set_text(self.hier_summary, h.summary)
+        set_text(self.features_caption, h.features_caption)
         if h.feature_maps is not None and self._changed("maps", h.feature_maps):
             self.feature_mosaic.set_maps(h.feature_maps)
         if h.feature_rgb is not None and self._changed("rgb", h.feature_rgb):
             self.feature_rgb.set_image(h.feature_rgb)
-        self.features.setCurrentIndex(1 if h.feature_rgb is not None else 0)
+        if self.features.currentIndex() != (1 if h.feature_rgb is not None else 0):
+            self.features.setCurrentIndex(1 if h.feature_rgb is not None else 0)
         self.features.setVisible(h.feature_maps is not None or h.feature_rgb is not None)

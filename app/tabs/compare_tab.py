@@ -225,10 +225,19 @@ class CompareTab(TabPage):
 
     # ---- drawing -----------------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Submit what the visible view lacks, then draw what there is."""
-        for req in self.session.requests():
-            self._submit(req)
+        """Submit what the visible view lacks (only while this tab is on screen: the image reaches every tab,
+        and three models should not run for a tab nobody looks at), then draw what there is."""
+        if self.isVisible():
+            for req in self.session.requests():
+                self._submit(req)
         self.draw()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self.refresh()  # the tab came to the front: start what it lacks
+
+    def prepare_screenshot(self) -> None:
+        self.refresh()
 
     def draw(self) -> None:
         frame = self.session.render()

@@ -199,7 +199,8 @@ def attribution_job(ctx: JobContext, ref: ModelRef, seen: np.ndarray, stage, met
         import pytorch_grad_cam  # noqa: F401  (slow the first time; then cached by Python)
     start = time.perf_counter()
     a = explain(sm, _tensor(seen, ctx.device), stage, method, class_index)
-    ratio = in_box_ratio(a.heatmap, box) if box is not None else None
+    # an all-zero map (no positive evidence at this stage) has no density to compare
+    ratio = in_box_ratio(a.heatmap, box) if box is not None and a.heatmap.max() > 0 else None
     return AttributionResult(ref, a.stage, method, a.class_index, a.heatmap, float(a.probabilities[a.class_index]),
                              ratio, time.perf_counter() - start)
 
