@@ -109,6 +109,7 @@ class CompareColumn(QWidget):
         self.error_plot.setMinimumHeight(130)
         self.prob_plot = CurvePlot("Top-class probability", "shift (px)", "p", legend=False, symbols=False)
         self.prob_plot.setMinimumHeight(90)
+        self.prob_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])  # short: readable
         self.tiles = ImageTiles(3, side=72)
         self.occlusion_view = ImageView(show_colorbar=False)
         self.occlusion_view.setMinimumHeight(110)
