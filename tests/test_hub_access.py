@@ -101,3 +101,14 @@ def test_an_uncached_diffusers_model_fails_fast_offline(online, monkeypatch, clo
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(WeightsUnavailableError, match="cannot be downloaded now"):
         load_diffusers_unet("someone/not-cached-ddpm")
+
+
+def test_an_uncached_hugging_face_detector_fails_fast_offline(online, monkeypatch, closed_port, tmp_path):
+    """Detection ids went straight to the hub client, which retried for ~23 s before saying anything."""
+    pytest.importorskip("transformers")
+    from models.detection.hf_detectors import FAMILIES, load_hf_detector
+
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(WeightsUnavailableError, match="cannot be downloaded now"):
+        load_hf_detector(FAMILIES[0], "someone/not-cached-detr")

@@ -17,6 +17,7 @@ import torch
 from models.config_checks import ConfigReader, check_module_finite
 from models.errors import WeightsUnavailableError
 from models.hf_errors import first_line, load_errors, load_failure, refused_pickle
+from models.hub_access import hub_usable, require_hub
 from models.registry import ModelSource, ModelSpec, SourceKind, register
 
 from .detector import Detector, check_image
@@ -126,20 +127,33 @@ class HFDetector(Detector):
             forward_ms=(t1 - t0) * 1000, postprocess_ms=(time.perf_counter() - t1) * 1000, **extra)
 
 
-def _processor(family: HFFamily, ref: str):
+def _cache_first(load: Callable, ref: str, is_local: bool, **kwargs):
+    """load(ref, ...) from the local cache; only on a miss (and not for a local folder) from the hub, after
+    require_hub has checked it can be reached: offline fails at once, not after the hub client's retries (~23 s)."""
+    try:
+        return load(ref, local_files_only=True, trust_remote_code=False, **kwargs)
+    except OSError:
+        if is_local:
+            raise
+    require_hub(ref)
+    return load(ref, trust_remote_code=False, **kwargs)
+
+
+def _processor(family: HFFamily, ref: str, is_local: bool = False):
     import transformers
 
     try:
-        return transformers.AutoImageProcessor.from_pretrained(ref, trust_remote_code=False)
+        return transformers.AutoImageProcessor.from_pretrained(
+            ref, trust_remote_code=False, local_files_only=is_local or not hub_usable())
     except (OSError, ValueError, TypeError, KeyError):
         return getattr(transformers, family.processor_class)()
 
 
-def _checked_config(ref: str):
+def _checked_config(ref: str, is_local: bool = False):
     """The model's config.json, its sizes checked before any tensor is built."""
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(ref, trust_remote_code=False)
+    config = _cache_first(AutoConfig.from_pretrained, ref, is_local)
     r = ConfigReader(config.to_dict(), f"'{ref}'")
     for name in ("d_model", "hidden_dim", "hidden_size"):
         r.integer(name, 1, 8192, 1)
@@ -160,18 +174,18 @@ def load_hf_detector(family: HFFamily, ref: str, device: str = "cpu", key: str =
         raise WeightsUnavailableError(f"Could not load a detector: the folder '{ref}' does not exist.")
     ref = str(Path(ref).expanduser()) if is_local else ref
     try:
-        config = _checked_config(ref)
+        config = _checked_config(ref, is_local)
+        load = AutoModelForObjectDetection.from_pretrained
         try:
-            model = AutoModelForObjectDetection.from_pretrained(ref, config=config, attn_implementation="eager",
-                                                                trust_remote_code=False)
+            model = _cache_first(load, ref, is_local, config=config, attn_implementation="eager")
         except ValueError as exc:
             if "attn_implementation" not in str(exc) and "eager" not in str(exc):
                 raise
-            model = AutoModelForObjectDetection.from_pretrained(ref, config=config, trust_remote_code=False)
+            model = _cache_first(load, ref, is_local, config=config)
         check_module_finite(model, f"'{ref}'")
         model.eval()
         name = Path(ref).name if is_local else ref
-        return HFDetector(family, model, _processor(family, ref), key or f"detection/hf-{family.key}",
+        return HFDetector(family, model, _processor(family, ref, is_local), key or f"detection/hf-{family.key}",
                           title or f"{family.title}: {name}").to(device)
     except OSError as exc:
         if refused_pickle(exc):
