@@ -139,3 +139,14 @@ def test_generator_output_range_is_judged_like_uint8(judge):
     v = judge_images(judge, model_range_to_uint8(x))
     assert (v.classes == labels).mean() >= 0.95
     assert v.features.shape == (60, judge.feature_dim)
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path):
+    from models.judge.train import train
+    lines = []
+    model, step = train(tmp_path, steps=3, n_pos=30, n_neg=20, batch=8, log=lines.append)
+    assert step == 3 and (tmp_path / "ckpt.pt").is_file() and not any("resumed" in s for s in lines)
+    again, step2 = train(tmp_path, steps=3, n_pos=30, n_neg=20, batch=8, log=lines.append)
+    assert step2 == 3 and any("resumed at step 3" in s for s in lines)
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)

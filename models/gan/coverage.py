@@ -60,11 +60,16 @@ def summarise(samples: JudgeVerdict, real: JudgeVerdict) -> CoverageSummary:
 REAL_SEEDS = (99, 98)  # the real sprites of the FD reference, and a second set (their FD is the floor)
 
 
+def real_reference(judge: SpriteJudgeNet, n: int = 1000, seed: int = REAL_SEEDS[0]) -> JudgeVerdict:
+    """The judge's view of n real sprites: the reference of the judge FD (compute once, keep it)."""
+    return judge_images(judge, sprite_arrays(n, seed)[0])
+
+
 def coverage_report(judge: SpriteJudgeNet, samples: np.ndarray, n_real: int = 1000) -> dict[str, dict]:
     """Figures of generated sprites (N, S, S, 3) uint8 and of real sprites, as a JSON-ready dict:
     per-class shares, accepted share and judge FD against the same reference set of real sprites."""
-    ref = judge_images(judge, sprite_arrays(n_real, REAL_SEEDS[0])[0])
-    other = judge_images(judge, sprite_arrays(n_real, REAL_SEEDS[1])[0])
+    ref = real_reference(judge, n_real)
+    other = real_reference(judge, n_real, REAL_SEEDS[1])
 
     def as_dict(s: CoverageSummary) -> dict:
         return {"shares": dict(zip(JUDGE_CLASSES, (round(x, 4) for x in s.shares))),
