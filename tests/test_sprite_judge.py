@@ -150,3 +150,14 @@ def test_training_resumes_from_its_checkpoint(tmp_path):
     assert step2 == 3 and any("resumed at step 3" in s for s in lines)
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_conditional_figures_count_the_class_asked_for_and_acceptance():
+    from models.judge.evaluate import conditional_figures
+    probs = np.zeros((4, 7))
+    probs[0, 0] = probs[1, 0] = 1.0  # two confident circles
+    probs[2, 1], probs[2, 2] = 0.6, 0.4  # an unsure square
+    probs[3, REJECT] = 1.0  # a blob
+    f = conditional_figures(JudgeVerdict(probs, np.zeros((4, 2))), np.array([0, 1, 1, 2]))
+    assert f["accuracy"] == 0.5 and f["accepted_as_asked"] == 0.25 and f["not_a_shape"] == 0.25
+    assert f["per_class"] == {"circle": 1.0, "square": 0.5, "triangle": 0.0}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..loading import WEIGHTS_DIR
-from ..shapes import sprite_arrays
+from ..shapes import SHAPE_CLASSES, sprite_arrays
 from .calibration import expected_calibration_error
 from .model import REJECT, JudgeVerdict, judge_images, load_judge, model_range_to_uint8
 from .negatives import NEGATIVE_KINDS, negative_arrays, positive_arrays
@@ -31,6 +31,16 @@ def sprite_figures(v: JudgeVerdict, labels: np.ndarray) -> dict[str, float]:
             "accepted": float(v.accepted.mean()),
             "false_rejection": float(1 - v.accepted.mean()),
             "accepted_wrong_class": float((v.accepted & (v.classes != labels)).mean())}
+
+
+def conditional_figures(v: JudgeVerdict, wanted: np.ndarray) -> dict[str, float | dict[str, float]]:
+    """Figures of a class-conditional generator: `wanted` (N,) the class asked for each sample.
+    accuracy: judged the class asked for; accepted_as_asked: that, and accepted (confidence >= 0.9)."""
+    right = v.classes == wanted
+    return {"accuracy": float(right.mean()), "accepted_as_asked": float((right & v.accepted).mean()),
+            "not_a_shape": float((v.classes == REJECT).mean()),
+            "per_class": {name: float(right[wanted == c].mean()) for c, name in enumerate(SHAPE_CLASSES)
+                          if (wanted == c).any()}}
 
 
 def gan_samples(run: str | Path, n: int = 1000, seed: int = GAN_NOISE_SEED) -> np.ndarray:
