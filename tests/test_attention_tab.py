@@ -238,3 +238,19 @@ def test_add_view_adds_a_sub_view_with_its_own_controls(qtbot, open_tab):
         page.add_view("extra", "Again", QLabel())
     with pytest.raises(ValueError, match="no view"):
         page.show_view("qkv-toy")
+
+
+def test_patch_explanation_names_the_outline_colours_drawn(drawn, qtbot):
+    """The text said "outlined in blue" while a clicked (pinned) patch is drawn amber."""
+    names = {"#4fc3f7": "blue", "#ffd54f": "amber"}  # the outline colours of widgets/image_view.py
+    view, vb = drawn.image_view, drawn.image_view.view
+    drawn.mode_buttons["patch"].click()
+    _move(qtbot, view, vb, 4, 4)
+    qtbot.waitUntil(lambda: drawn.session.view.patch == 0, timeout=2000)
+    followed = names[view.outline_item.pen().color().name()]
+    _click(qtbot, view, vb, 44, 20)
+    assert drawn.session.pinned
+    pinned = names[view.outline_item.pen().color().name()]
+    assert followed != pinned
+    text = drawn.explanation.text()
+    assert f"outlined in {followed}" in text and f"outlined in {pinned}" in text

@@ -132,6 +132,14 @@ def test_view_switches_pages_and_rejects_unknown_views(tab):
         tab.show_view("3d")
 
 
+def test_the_2d_loss_plot_counts_iterations(tab):
+    """Its x axis said "step"; the 2-D mode counts iterations (the status line and the budget say so)."""
+    tab.show_view("2d")
+    plot = tab.toy_page.curves.add_plot("2-D losses")  # the existing plot
+    assert plot.getAxis("bottom").labelText == "iteration"
+    assert tab.image_page.curves.x_label == "step"  # the image GAN's curves keep their steps
+
+
 def test_the_2d_mode_trains_and_pauses(tab, qtbot):
     tab.show_view("2d")
     toy_page, session = tab.toy_page, tab.toy_page.session

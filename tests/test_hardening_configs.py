@@ -13,13 +13,7 @@ from models import config_checks
 from models.errors import CheckpointError
 from models.registry import ModelSource, SourceKind
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _no_real_build(monkeypatch, module, name):

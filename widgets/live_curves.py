@@ -56,8 +56,9 @@ class LiveCurves(QWidget):
     follow_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None, max_fps: float = 30.0, smoothing: float = 0.6,
-                 show_controls: bool = True):
+                 show_controls: bool = True, x_label: str = "step"):
         super().__init__(parent)
+        self.x_label = x_label  # the bottom axis of every plot
         self._series: dict[str, _Series] = {}
         self._order: list[str] = []  # for append(step, *values)
         self._plots: dict[str, pg.PlotItem] = {}
@@ -161,7 +162,7 @@ class LiveCurves(QWidget):
         plot.showGrid(x=GRID, y=GRID, alpha=0.15)
         if y_label:
             plot.setLabel("left", y_label)
-        plot.setLabel("bottom", "step")
+        plot.setLabel("bottom", self.x_label)
         if self._plots:
             plot.setXLink(next(iter(self._plots.values())))
         for side in ("left", "bottom"):  # axes are re-rendered only when their range changes

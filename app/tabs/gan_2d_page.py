@@ -86,7 +86,7 @@ class Gan2DPage(QWidget):
         self.clear_btn.clicked.connect(self._clear_drawn)
         self.view.point_added.connect(self._point_added)
         self.view.visible_rect_changed.connect(self._visible_rect_changed)
-        self.curves = LiveCurves(max_fps=15, show_controls=False, smoothing=0.9)
+        self.curves = LiveCurves(max_fps=15, show_controls=False, smoothing=0.9, x_label="iteration")
         self.curves.add_series("D loss", plot="2-D losses", color=(234, 67, 53))
         self.curves.add_series("G loss", plot="2-D losses", color=(66, 133, 244))
         self.curves.setMaximumHeight(170)

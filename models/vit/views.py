@@ -55,7 +55,8 @@ EXPLAIN = {
     "rollout_no_cls": ("Attention rollout (Abnar and Zuidema, 2020) multiplies the attention of every layer up to "
                        "this one, each mixed with the skip connection. This model has no CLS token, so the map "
                        "shows how much each input patch flows, on average, into all final patch tokens."),
-    "patch": ("Click or hover a patch (outlined in blue) to see what it attends to in this layer: its row of "
+    "patch": ("Hover a patch (outlined in blue) or click it to pin it (outlined in amber) to see what it attends "
+              "to in this layer: its row of "
               "the attention matrix. Early layers often look at neighbouring patches, later layers at whole "
               "objects or at a few 'summary' tokens."),
     "patch_reverse": ("Reverse: the map shows which patches attend to the chosen patch (its column of the "
