@@ -39,6 +39,12 @@ class CurvePlot(pg.PlotWidget):
     def set_curves(self, curves, y_range: tuple[float, float] | None = None) -> None:
         """curves: objects with name, x, y (NaN: gap), colour, width, dashed."""
         curves = list(curves)
+        if not curves:  # nothing to show yet: empty the curves but keep the items and the legend (cheap)
+            for i, it in enumerate(self._items):
+                if self._data[i] is not None:
+                    it.setData([], [])
+                    self._data[i] = None
+            return
         names = [c.name for c in curves]
         if names != self._names:  # another set of curves: rebuild the items (and the legend)
             for it in self._items:
