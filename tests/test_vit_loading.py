@@ -26,21 +26,19 @@ def test_torchvision_weights_load_from_the_hub_cache(tmp_path, monkeypatch):
     """A random ViT-B/32 state dict saved where torchvision looks is what the model then holds."""
     from torchvision.models import ViT_B_32_Weights, vit_b_32
 
+    # TORCH_HOME only (monkeypatch restores it): torch.hub.set_dir(old) would pin the hub folder for every
+    # later test, which then ignored their own TORCH_HOME (test_detection_models failed after this file)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    try:
-        torch.manual_seed(5)
-        reference = vit_b_32(weights=None)
-        with torch.no_grad():
-            reference.heads.head.weight.normal_(0, 0.02)  # torchvision zero-inits the head: make logits differ
-        url = ViT_B_32_Weights.IMAGENET1K_V1.url
-        target = tmp_path / "hub" / "checkpoints" / url.rsplit("/", 1)[-1]
-        target.parent.mkdir(parents=True)
-        torch.save(reference.state_dict(), target)
-        vit = get("vit/torchvision-b32").load(ModelSource(SourceKind.TORCHVISION))
-    finally:
-        torch.hub.set_dir(old)
+    assert torch.hub.get_dir() == str(tmp_path / "hub")
+    torch.manual_seed(5)
+    reference = vit_b_32(weights=None)
+    with torch.no_grad():
+        reference.heads.head.weight.normal_(0, 0.02)  # torchvision zero-inits the head: make logits differ
+    url = ViT_B_32_Weights.IMAGENET1K_V1.url
+    target = tmp_path / "hub" / "checkpoints" / url.rsplit("/", 1)[-1]
+    target.parent.mkdir(parents=True)
+    torch.save(reference.state_dict(), target)
+    vit = get("vit/torchvision-b32").load(ModelSource(SourceKind.TORCHVISION))
     for (name, a), b in zip(reference.state_dict().items(), vit.model.state_dict().values()):
         assert torch.equal(a, b), name
     result = capture(vit, IMAGE)
@@ -52,13 +50,16 @@ def test_torchvision_weights_load_from_the_hub_cache(tmp_path, monkeypatch):
 
 def test_torchvision_offline_without_cache_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr("urllib.request.urlopen", _no_network)
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path))
-    try:
-        with pytest.raises(WeightsUnavailableError, match="cache"):
-            get("vit/torchvision-b16").load(ModelSource(SourceKind.TORCHVISION))
-    finally:
-        torch.hub.set_dir(old)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty hub folder, restored after the test
+    assert torch.hub.get_dir() == str(tmp_path / "hub")
+    with pytest.raises(WeightsUnavailableError, match="cache"):
+        get("vit/torchvision-b16").load(ModelSource(SourceKind.TORCHVISION))
+
+
+def test_the_hub_folder_still_follows_torch_home_after_the_tests_above(tmp_path, monkeypatch):
+    """Isolation: no test above leaves the torch hub folder pinned (set_dir) for the tests that follow."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert torch.hub.get_dir() == str(tmp_path / "hub")
 
 
 def _no_network(*_a, **_k):
