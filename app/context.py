@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
@@ -70,6 +71,20 @@ class AppContext(QObject):
         from .folders import remember_export
 
         remember_export(self.settings, path)
+
+    def runs_path(self, filename: str = "") -> str:
+        """Where a run/checkpoint Save or Open dialog should start: `filename` in the folder of the last run
+        file, else the user's Documents (app/folders.py); the folder itself when filename is empty."""
+        from .folders import runs_start_dir
+
+        folder = runs_start_dir(self.settings)
+        return str(folder / Path(filename).name) if filename else str(folder)
+
+    def remember_runs(self, path: str) -> None:
+        """Call after a run file was saved or chosen: the next run dialog starts in its folder."""
+        from .folders import remember_runs
+
+        remember_runs(self.settings, path)
 
     def service(self, name: str, factory: Callable[[], Any]) -> Any:
         """One shared object per name, made on first use (e.g. the ViT session two tabs share)."""

@@ -14,6 +14,7 @@ from .settings_store import read_str
 INSTALL_DIR = Path(__file__).resolve().parent.parent
 OPEN_KEY = "last_dir"
 EXPORT_KEY = "export_dir"
+RUNS_KEY = "runs_dir"
 
 
 def _existing_dir(text: str) -> Path | None:
@@ -67,3 +68,17 @@ def export_start_path(settings: QSettings, filename: str) -> str:
 
 def remember_export(settings: QSettings, path: str | Path) -> None:
     settings.setValue(EXPORT_KEY, str(Path(path).resolve().parent))
+
+
+def runs_start_dir(settings: QSettings) -> Path:
+    """Where run files and training checkpoints are saved and resumed from: the folder of the last one (if
+    outside the install), else the user's Documents folder, else home (never the working folder)."""
+    last = _existing_dir(read_str(settings, RUNS_KEY, ""))
+    if last is not None and not _inside_install(last):
+        return last
+    p = _existing_dir(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation))
+    return p if p is not None else Path.home()
+
+
+def remember_runs(settings: QSettings, path: str | Path) -> None:
+    settings.setValue(RUNS_KEY, str(Path(path).resolve().parent))

@@ -254,3 +254,25 @@ def test_patch_explanation_names_the_outline_colours_drawn(drawn, qtbot):
     assert followed != pinned
     text = drawn.explanation.text()
     assert f"outlined in {followed}" in text and f"outlined in {pinned}" in text
+
+
+def test_export_dialogs_start_in_the_export_folder_and_write_the_confirmed_name(drawn, monkeypatch, tmp_path):
+    """They proposed attention.png / attention.npy in the working folder, and np.save added ".npy" to a name
+    confirmed without it."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.folders import pictures_dir
+
+    starts: list[str] = []
+    answer = [""]
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, title, start, filt: (starts.append(start) or answer[0], filt))
+    drawn._export_png()
+    drawn._export_npy()
+    assert starts == [str(pictures_dir() / "attention.png"), str(pictures_dir() / "attention.npy")]
+    answer[0] = str(tmp_path / "raw")
+    drawn._export_npy()
+    assert [p.name for p in tmp_path.iterdir()] == ["raw"]
+    assert np.load(tmp_path / "raw").shape == drawn.session.result.attentions.shape
+    drawn._export_png()  # the next dialog starts where the last export went
+    assert starts[-1] == str(tmp_path / "attention.png")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,6 +133,28 @@ def test_views_bring_their_sub_page_to_the_front(tab):
         assert tab.pages.currentWidget() is page and tab.current_view() == view
     with pytest.raises(ValueError):
         tab.show_view("nope")
+
+
+def test_checkpoint_dialogs_start_in_the_runs_folder_then_the_last_used_one(tab, monkeypatch, tmp_path):
+    """They started in the working folder."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.folders import runs_start_dir
+
+    starts: list[str] = []
+    answer = [""]
+    for name in ("getSaveFileName", "getOpenFileName"):
+        monkeypatch.setattr(QFileDialog, name, lambda parent, title, start, filt: (starts.append(start) or answer[0], filt))
+    runs = runs_start_dir(tab.ctx.settings)
+    assert runs != Path.cwd()
+    tab._save_training()
+    tab._load_training()
+    assert starts == [str(runs / "ddpm_training.pt"), str(runs)]
+    answer[0] = str(tmp_path / "mine.pt")
+    monkeypatch.setattr(tab.ctx.worker, "submit", lambda *a, **k: None)  # the choice only, no save or load
+    tab._save_training()
+    tab._load_training()
+    assert starts[-1] == str(tmp_path)
 
 
 # ---- the reverse view fed a run step by step, as the worker does --------------------------------------------

@@ -259,3 +259,25 @@ def test_the_main_window_asks_before_closing_on_unsaved_gan_training(qtbot, tmp_
     page.ask_close = lambda question: CloseChoice.DISCARD
     win.close()
     assert not win.isVisible()
+
+
+def test_save_dialog_writes_only_the_confirmed_name_and_starts_in_the_runs_folder(tab, monkeypatch, tmp_path):
+    """It appended ".safetensors" to a typed "myrun", so the file written was not the one confirmed."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.folders import runs_start_dir
+
+    page = tab.image_page
+    starts: list[str] = []
+    answer = [str(tmp_path / "myrun")]
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, title, start, filt: (starts.append(start) or answer[0], filt))
+    assert page.ask_save_path() == ""  # refused, with a reason; nothing is written
+    assert "ending in .safetensors" in tab.errors[-1] and not list(tmp_path.glob("myrun*"))
+    assert starts[0] == str(runs_start_dir(tab.ctx.settings) / "gan_run.safetensors")
+    assert os.path.dirname(starts[0]) != os.getcwd()  # not the working folder
+    answer[0] = str(tmp_path / "mine.safetensors")
+    assert page.ask_save_path() == answer[0]  # exactly what was confirmed
+    page.save_run_file(answer[0])  # no run yet: refused, but the folder is remembered for the next dialog
+    page.ask_save_path()
+    assert starts[-1] == str(tmp_path / "gan_run.safetensors")

@@ -381,21 +381,28 @@ class AttentionTab(TabPage):
 
     # ------------------------------------------------------------------ export
     def _export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the view as PNG", "attention.png", "PNG image (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the view as PNG", self.ctx.export_path("attention.png"),
+                                              "PNG image (*.png)")
         if path:
-            if not self.export_widget().grab().save(path if path.lower().endswith(".png") else path + ".png"):
+            if self.export_widget().grab().save(path, "PNG"):  # exactly the confirmed path, whatever its suffix
+                self.ctx.remember_export(path)
+            else:
                 self.ctx.show_error(f"Could not write {path}.")
 
     def _export_npy(self) -> None:
         if self.session.result is None:
             self.ctx.show_error("Nothing to save yet: drop an image first.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save the raw attention", "attention.npy", "NumPy array (*.npy)")
-        if path:
-            self.save_attention(path)
+        path, _ = QFileDialog.getSaveFileName(self, "Save the raw attention", self.ctx.export_path("attention.npy"),
+                                              "NumPy array (*.npy)")
+        if path and self.save_attention(path):
+            self.ctx.remember_export(path)
 
-    def save_attention(self, path: str) -> None:
+    def save_attention(self, path: str) -> bool:
         try:
-            np.save(path, self.session.result.attentions)
+            with open(path, "wb") as f:  # np.save(name) would add ".npy" to a name the user confirmed without it
+                np.save(f, self.session.result.attentions)
         except OSError as exc:
             self.ctx.show_error(f"Could not write {path}: {exc.strerror or exc}.")
+            return False
+        return True

@@ -338,16 +338,19 @@ class DiffusionTab(TabPage):
 
     @Slot()
     def _save_training(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save training checkpoint", "ddpm_training.pt", "Checkpoint (*.pt)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save training checkpoint", self.ctx.runs_path("ddpm_training.pt"),
+                                              "Checkpoint (*.pt)")
         if path:
+            self.ctx.remember_runs(path)
             self.ctx.worker.submit(jobs.save_live, self._live, path, channel="diffusion-io", title="Saving",
                                    on_result=lambda p: self.ctx.show_message(
                                        f"Saved {p}"))
 
     @Slot()
     def _load_training(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Resume training", "", "Checkpoint (*.pt)")
+        path, _ = QFileDialog.getOpenFileName(self, "Resume training", self.ctx.runs_path(), "Checkpoint (*.pt)")
         if path:
+            self.ctx.remember_runs(path)
             self.ctx.worker.submit(jobs.load_live, self._live, path, channel="diffusion-io", title="Loading checkpoint",
                                    on_result=self._on_training_loaded)
 

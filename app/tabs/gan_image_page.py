@@ -6,6 +6,7 @@ inside jobs (on the worker thread). Imported only by gan_tab.py.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import Qt, Slot
@@ -40,9 +41,18 @@ def _ask_close_dialog(parent: QWidget, question: str) -> CloseChoice:
     return {buttons.Save: CloseChoice.SAVE, buttons.Discard: CloseChoice.DISCARD}.get(answer, CloseChoice.CANCEL)
 
 
-def _ask_save_path(parent: QWidget) -> str:
-    path, _ = QFileDialog.getSaveFileName(parent, "Save GAN run", "gan_run.safetensors", "GAN runs (*.safetensors)")
-    return path if not path or path.endswith(".safetensors") else path + ".safetensors"
+RUN_SUFFIX = ".safetensors"
+
+
+def _ask_save_path(parent: QWidget, start: str, refuse: Callable[[str], None]) -> str:
+    """The path the user confirmed, exactly; '' (after saying why) when it is not a .safetensors name: adding
+    the suffix here would write a file the dialog never confirmed (and perhaps overwrite it unasked)."""
+    path, _ = QFileDialog.getSaveFileName(parent, "Save GAN run", start, "GAN runs (*.safetensors)")
+    if path and not path.lower().endswith(RUN_SUFFIX):
+        refuse(f"Not saved: a GAN run is a {RUN_SUFFIX} file. Choose a name ending in {RUN_SUFFIX} "
+               f"(not '{Path(path).name}').")
+        return ""
+    return path
 
 
 class GanImagePage(QWidget):
@@ -53,7 +63,8 @@ class GanImagePage(QWidget):
         self.control = TrainingControl()
         # hooks (tests answer them without a modal): the close question and the save-file chooser
         self.ask_close: Callable[[str], CloseChoice] = lambda q: _ask_close_dialog(self, q)
-        self.ask_save_path: Callable[[], str] = lambda: _ask_save_path(self)
+        self.ask_save_path: Callable[[], str] = lambda: _ask_save_path(
+            self, self.ctx.runs_path("gan_run.safetensors"), self.ctx.show_error)
         self._close_after_save: str | None = None  # a save path: save it, then close the window
 
         self.start_btn = QPushButton("Start")
@@ -239,6 +250,7 @@ class GanImagePage(QWidget):
         self._load("load_run_job", path, title="Loading a GAN run", start=start)
 
     def save_run_file(self, path: str) -> None:
+        self.ctx.remember_runs(path)
         if self.session.run is None:
             self.ctx.show_error("There is no run to save yet: press Start or Reset first.")
             return
@@ -257,8 +269,10 @@ class GanImagePage(QWidget):
 
     @Slot()
     def _ask_load(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load GAN run", "", "GAN runs (*.safetensors);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Load GAN run", self.ctx.runs_path(),
+                                              "GAN runs (*.safetensors);;All files (*)")
         if path:
+            self.ctx.remember_runs(path)
             self.load_run_file(path)
 
     # ---- closing with unsaved training
