@@ -1,7 +1,7 @@
 """Receptive fields: the effective one (Luo et al. 2016) measured, the theoretical one computed.
 
 Effective receptive field (ERF) of a stage: set the gradient of the stage's centre unit (summed over its
-channels) to 1, everything else 0, back-propagate to the input, take |grad| summed over the colour
+channels; the central 2x2 cells of an even-sized map) to 1, everything else 0, back-propagate to the input, take |grad| summed over the colour
 channels, average over images. `erf_radius` is the radius around the centre that holds 50% of that
 gradient mass. The theoretical receptive field of a convolutional stage composes kernel sizes, strides
 and dilations of every convolution and pooling layer run up to the stage's output (r += (k - 1) * j;
@@ -40,7 +40,9 @@ def effective_rf(sm: StageModel, images: torch.Tensor, stage: StageInfo) -> np.n
             sm.model(x)
             fmap = to_map(captured["out"], stage)  # (B, C, h, w)
             h, w = fmap.shape[-2:]
-            fmap[:, :, h // 2, w // 2].sum().backward()
+            # the centre unit; on an even-sized map the 2x2 (or 2x1) cells around the centre, so the
+            # field stays centred (a 2x2 map has no middle cell)
+            fmap[:, :, (h - 1) // 2:h // 2 + 1, (w - 1) // 2:w // 2 + 1].sum().backward()
     finally:
         hook.remove()
         sm.model.train(was_training)
