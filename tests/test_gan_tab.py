@@ -281,3 +281,41 @@ def test_save_dialog_writes_only_the_confirmed_name_and_starts_in_the_runs_folde
     page.save_run_file(answer[0])  # no run yet: refused, but the folder is remembered for the next dialog
     page.ask_save_path()
     assert starts[-1] == str(tmp_path / "gan_run.safetensors")
+
+
+def _folder_run(tmp_path):
+    """A run file trained on a folder of 4 images, and that folder."""
+    import torch
+    from PIL import Image
+
+    from models.gan.checkpoint import save_run
+    from models.gan.config import GanConfig, TrainConfig
+    from models.gan.data import DataRequest, load_images
+    from models.gan.trainer import GanTrainer
+
+    folder = tmp_path / "my pictures"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((40, 40, 3), 60 * i, np.uint8)).save(folder / f"{i}.png")
+    cfg = TrainConfig(gan=GanConfig(image_size=32, latent_size=8, width=4), dataset="folder", data_ref=str(folder),
+                      batch_size=4, num_train_images=4, grid_samples=4)
+    images = load_images("folder", DataRequest(str(folder), 32, 0, 4))
+    torch.manual_seed(0)
+    return save_run(GanTrainer(cfg, images), tmp_path / "folder_run.safetensors"), folder
+
+
+def test_resuming_a_folder_run_asks_for_the_folder(tab, qtbot, tmp_path):
+    """load_run(data_ref=...) was never passed: a run trained on a user folder could not be resumed."""
+    page = tab.image_page
+    qtbot.waitUntil(lambda: page.session.state != RunState.LOADING, timeout=60000)
+    path, folder = _folder_run(tmp_path)
+    asked: list[str] = []
+    page.ask_data_folder = lambda name: (asked.append(name), "")[1]  # the user cancels the folder dialog
+    page.load_run_file(str(path))
+    qtbot.waitUntil(lambda: bool(asked) and page.session.state != RunState.LOADING, timeout=60000)
+    assert asked == ["folder_run.safetensors"] and page.form.values()["data_ref"] != str(folder)
+    page.ask_data_folder = lambda name: (asked.append(name), str(folder))[1]
+    page.load_run_file(str(path))
+    qtbot.waitUntil(lambda: len(asked) == 2 and page.session.state == RunState.READY, timeout=60000)
+    assert page.form.values()["dataset"] == "folder" and page.form.values()["data_ref"] == str(folder)
+    assert not tab.errors and page.start_btn.isEnabled()

@@ -401,3 +401,56 @@ def test_the_app_entry_point_never_calls_os_exit():
     tree = ast.parse(Path(entry.__file__).read_text())
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "_exit"]
     assert calls == []
+
+
+def test_a_slow_gan_run_file_load_does_not_hold_up_other_jobs(qtbot, service, gate, monkeypatch):
+    """load_run ran inside the job, on the job queue: a slow disk held every other job."""
+    import torch
+
+    import models.gan.session as gan_session
+    from models.gan.config import GanConfig, TrainConfig
+    from models.gan.trainer import GanTrainer
+
+    tiny = TrainConfig(gan=GanConfig(image_size=32, latent_size=8, width=4), batch_size=4, num_train_images=8,
+                       grid_samples=4)
+    trainer = GanTrainer(tiny, torch.zeros(8, 3, 32, 32, dtype=torch.uint8))
+
+    def slow_load_run(path, device="cpu", data_ref=None, **_kw):
+        gate.wait()
+        return trainer
+
+    monkeypatch.setattr(gan_session, "run_dataset", lambda path: "shapes")
+    monkeypatch.setattr(gan_session, "load_run", slow_load_run)
+    results = {}
+    service.submit(gan_session.load_run_job, "slow-disk/run.safetensors", channel="gan",
+                   on_result=lambda r: results.setdefault("gan", r))
+    service.submit(_steps, 3, 0.0, "other", channel="vit", on_result=lambda r: results.setdefault("vit", r))
+    qtbot.waitUntil(lambda: "vit" in results, timeout=30000)
+    assert "gan" not in results and service.is_busy("gan")
+    gate.set()
+    qtbot.waitUntil(lambda: "gan" in results, timeout=30000)
+    assert results["gan"].trainer is trainer
+
+
+def test_a_slow_diffusion_checkpoint_load_does_not_hold_up_other_jobs(qtbot, service, gate, monkeypatch):
+    """LiveSession.load ran inside the job: a slow disk held every other job."""
+    from types import SimpleNamespace
+
+    import models.diffusion.live as live
+
+    loaded = (SimpleNamespace(step=7), live.LiveSettings(), None, None)
+
+    def slow_read(path, device):
+        gate.wait()
+        return loaded
+
+    monkeypatch.setattr(live, "read_checkpoint", slow_read)
+    session, results = live.LiveSession(), {}
+    service.submit(live.load_job, session, "slow-disk/x.pt", channel="diffusion-io",
+                   on_result=lambda r: results.setdefault("diffusion", r))
+    service.submit(_steps, 3, 0.0, "other", channel="gan", on_result=lambda r: results.setdefault("gan", r))
+    qtbot.waitUntil(lambda: "gan" in results, timeout=30000)
+    assert "diffusion" not in results and not session.started
+    gate.set()
+    qtbot.waitUntil(lambda: "diffusion" in results, timeout=30000)
+    assert results["diffusion"] == 7 and session.trainer is loaded[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 
 from ..config_checks import ConfigReader, check_finite
 from ..errors import CheckpointError
-from ..jobs import JobContext, Progress
+from ..jobs import JobContext, Load, Progress
 from ..loading import atomic_write, load_into, read_torch_weights
 from ..shapes import SHAPE_CLASSES, sprite_arrays
 from .bundled import MAX_TIMESTEPS, WEIGHTS_PATH, load_unet_file, unet_config_from_dict
@@ -81,35 +82,47 @@ class LiveSession:
         return atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
 
     def load(self, path: str | Path, device: str) -> int:
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"'{path}' does not exist.")
-        state = read_torch_weights(path)
-        where = f"'{path.name}'"
-        if not isinstance(state, dict) or not {"config", "model", "ema", "opt"} <= set(state):
-            raise CheckpointError(f"{where} is not a training checkpoint of this app (save one with 'Save checkpoint').")
-        config = train_config_from_dict(state["config"], where)  # checked before any tensor is built
-        r = ConfigReader(state, where)
-        step, seconds = r.integer("step", 0, 10**9), r.number("train_seconds", 0.0, 1e9, 0.0)
-        trainer = Trainer(config, device=device)
-        load_into(trainer.model, _tensors(state["model"], where), f"the DDPM being trained ({path.name})")
-        load_into(trainer.ema, _tensors(state["ema"], where), f"the EMA weights ({path.name})")
-        try:
-            opt_state = state["opt"]["state"]
-            check_finite({f"opt.{i}.{k}": v for i, s in opt_state.items() for k, v in s.items()}, where)
-            trainer.opt.load_state_dict(state["opt"])
-            trainer.gen.set_state(state["gen"])
-        except CheckpointError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-            raise CheckpointError(f"{where} is incomplete: its optimiser or random state does not fit "
-                                  f"({type(exc).__name__}).") from None
-        trainer.step, trainer.train_seconds = step, seconds
-        self.trainer = trainer
-        self.settings = LiveSettings(lr=config.lr, batch=config.batch, dataset_size=config.dataset_size)
-        images, labels = sprite_arrays(config.dataset_size, seed=config.data_seed + 1)
-        self.data, self.labels = sprites_to_tensor(images), torch.as_tensor(labels)
-        return trainer.step
+        return self.adopt(read_checkpoint(path, device))
+
+    def adopt(self, loaded: LoadedCheckpoint) -> int:
+        """Take over a checkpoint read by read_checkpoint (on the job's thread); returns its step."""
+        self.trainer, self.settings, self.data, self.labels = loaded
+        return self.trainer.step
+
+
+LoadedCheckpoint = tuple  # (Trainer, LiveSettings, data (N, 3, S, S), labels (N,))
+
+
+def read_checkpoint(path: str | Path, device: str) -> LoadedCheckpoint:
+    """A training checkpoint rebuilt as (trainer, settings, data, labels), touching no session: it runs off the
+    GPU job queue (``yield Load``), and the job hands the result to LiveSession.adopt."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"'{path}' does not exist.")
+    state = read_torch_weights(path)
+    where = f"'{path.name}'"
+    if not isinstance(state, dict) or not {"config", "model", "ema", "opt"} <= set(state):
+        raise CheckpointError(f"{where} is not a training checkpoint of this app (save one with 'Save checkpoint').")
+    config = train_config_from_dict(state["config"], where)  # checked before any tensor is built
+    r = ConfigReader(state, where)
+    step, seconds = r.integer("step", 0, 10**9), r.number("train_seconds", 0.0, 1e9, 0.0)
+    trainer = Trainer(config, device=device)
+    load_into(trainer.model, _tensors(state["model"], where), f"the DDPM being trained ({path.name})")
+    load_into(trainer.ema, _tensors(state["ema"], where), f"the EMA weights ({path.name})")
+    try:
+        opt_state = state["opt"]["state"]
+        check_finite({f"opt.{i}.{k}": v for i, s in opt_state.items() for k, v in s.items()}, where)
+        trainer.opt.load_state_dict(state["opt"])
+        trainer.gen.set_state(state["gen"])
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise CheckpointError(f"{where} is incomplete: its optimiser or random state does not fit "
+                              f"({type(exc).__name__}).") from None
+    trainer.step, trainer.train_seconds = step, seconds
+    settings = LiveSettings(lr=config.lr, batch=config.batch, dataset_size=config.dataset_size)
+    images, labels = sprite_arrays(config.dataset_size, seed=config.data_seed + 1)
+    return trainer, settings, sprites_to_tensor(images), torch.as_tensor(labels)
 
 
 def _tensors(obj: object, where: str) -> dict[str, torch.Tensor]:
@@ -186,5 +199,8 @@ def save_job(ctx: JobContext, session: LiveSession, path: str):
 
 
 def load_job(ctx: JobContext, session: LiveSession, path: str):
+    """The checkpoint is read and rebuilt off the GPU job queue (a slow disk cannot hold other jobs); the
+    session takes it over here, on the job's thread."""
     yield Progress(None, f"Loading {Path(path).name}")
-    return session.load(path, ctx.device)
+    loaded = yield Load(partial(read_checkpoint, path, ctx.device), f"Loading {Path(path).name}")
+    return session.adopt(loaded)

@@ -3,6 +3,7 @@
 implementations under the same keys."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 BUNDLED_FILE = "gan_dcgan_sprites32.safetensors"  # the bundled run (G, D, optimisers, curves)
@@ -30,3 +31,12 @@ DATASET_INFO: dict[str, tuple[str, int, bool]] = {  # key -> (title, channels, n
     "fashion-mnist": ("Fashion-MNIST (torchvision)", 1, False),
     "cifar10": ("CIFAR-10 (torchvision)", 3, False),
 }
+
+
+@dataclass(frozen=True)
+class NeedsFolder:
+    """What loading a run trained on a folder of images answers when no folder was given: a run file never
+    names the folder it reads, so the tab asks the user and loads again with that folder (data_ref)."""
+    path: str
+    title: str
+    dataset: str

@@ -71,6 +71,18 @@ def save_run(trainer: GanTrainer, path: str | os.PathLike, elapsed_s: float = 0.
 
 def read_run(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
     """(header, tensors) of a saved run; CheckpointError with a clear message for anything else."""
+    header = read_header(path)
+    _meta, tensors = read_with_metadata(Path(path))
+    return header, tensors
+
+
+def run_dataset(path: str | os.PathLike) -> str:
+    """The (checked) dataset name a saved run was trained on, from its header alone: no tensor is read."""
+    return run_config_from_header(read_header(path), f"'{Path(path).name}'").dataset
+
+
+def read_header(path: str | os.PathLike) -> dict:
+    """The run header of a saved run (checked format and version), without reading its tensors."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"'{path}' does not exist.")
@@ -91,8 +103,7 @@ def read_run(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
         raise CheckpointError(f"'{path.name}' has an unreadable format version ({str(version)[:20]!r}).")
     if version > VERSION:
         raise CheckpointError(f"'{path.name}' comes from a newer version of the app (format {header['version']}).")
-    _meta, tensors = read_with_metadata(path)
-    return header, tensors
+    return header
 
 
 MAX_TRAIN_IMAGES = 50_000  # generated shape sprites; drawing them takes ~10 s on 2 cores
@@ -159,6 +170,8 @@ def load_run(path: str | os.PathLike, images: torch.Tensor | None = None, device
     check_finite({k: v for k, v in tensors.items() if k.startswith(("G.", "D.", "opt_g.", "opt_d.", "fixed_z"))}, where)
     if images is None:
         images = _training_images(config, name, data_ref, progress)
+    if data_ref and DATASET_INFO[config.dataset][2]:
+        config = config.with_(data_ref=str(data_ref))  # the folder the user chose (shown in the settings)
     trainer = GanTrainer(config, images, device)
     sub = lambda p: {k[len(p) + 1:]: v for k, v in tensors.items() if k.startswith(p + ".")}  # noqa: E731
     load_into(trainer.G, sub("G"), f"the generator of this run ({config.gan})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,11 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..jobs import JobContext, Progress
+from ..jobs import JobContext, Load, Progress
 from ..loading import WEIGHTS_DIR
 from ..registry import ModelSource, ModelSpec, SourceKind, register
-from .catalog import BUNDLED_FILE, BUNDLED_RUN
-from .checkpoint import load_run, save_run
+from .catalog import BUNDLED_FILE, BUNDLED_RUN, DATASET_INFO, NeedsFolder
+from .checkpoint import load_run, run_dataset, save_run
 from .config import GanConfig, TrainConfig
 from .data import DataRequest, load_images
 from .trainer import GanTrainer
@@ -85,10 +86,16 @@ def new_run_job(ctx: JobContext, config: TrainConfig):
     return _ready(trainer, f"New run: {config.dataset}, {config.loss}, seed {config.seed}")
 
 
-def load_run_job(ctx: JobContext, path: str, title: str = ""):
-    yield Progress(None, f"Loading run {Path(path).name}")
-    trainer = load_run(path, device=ctx.device)
-    return _ready(trainer, title or f"Loaded {Path(path).name} (step {trainer.step:,})")
+def load_run_job(ctx: JobContext, path: str, title: str = "", data_ref: str = ""):
+    """The run file read off the GPU job queue (``yield Load``): a slow disk cannot hold other jobs."""
+    name = Path(path).name
+    yield Progress(None, f"Loading run {name}")
+    if not data_ref:
+        dataset = yield Load(partial(run_dataset, path), f"Reading run {name}")
+        if DATASET_INFO[dataset][2]:  # trained on a folder: the user says which
+            return NeedsFolder(path, title, dataset)
+    trainer = yield Load(partial(load_run, path, device=ctx.device, data_ref=data_ref or None), f"Loading run {name}")
+    return _ready(trainer, title or f"Loaded {name} (step {trainer.step:,})")
 
 
 def bundled_path() -> Path:
