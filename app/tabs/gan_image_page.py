@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton,
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from models.errors import UserFacingError
@@ -21,8 +21,8 @@ from widgets.live_curves import LiveCurves
 from widgets.sample_grid_history import SampleGridHistory, ScaledImage
 
 from ..context import AppContext
-from ..gan_insight import GanInsight
-from ..gan_session import (DEFAULTS, DIVERSITY, JUDGE_FD, METRIC_SERIES, CloseChoice, CurveChunk, GanImageSession, RunState,
+from ..gan_dialogs import ask_close_dialog, ask_data_folder, ask_save_path
+from ..gan_session import (DEFAULTS, DIVERSITY, METRIC_SERIES, CloseChoice, CurveChunk, GanImageSession, RunState,
                            lazy_job)
 
 CHANNEL = "gan"
@@ -35,32 +35,6 @@ WHAT_SAMPLES = ("The grid always feeds G the same 36 noise vectors, so you see t
                 "If every cell starts to look alike, G is collapsing onto a few modes: the diversity curve falls.")
 
 
-def _ask_close_dialog(parent: QWidget, question: str) -> CloseChoice:
-    buttons = QMessageBox.StandardButton
-    answer = QMessageBox.question(parent, "Unsaved GAN run", question,
-                                  buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
-    return {buttons.Save: CloseChoice.SAVE, buttons.Discard: CloseChoice.DISCARD}.get(answer, CloseChoice.CANCEL)
-
-
-RUN_SUFFIX = ".safetensors"
-
-
-def _ask_save_path(parent: QWidget, start: str, refuse: Callable[[str], None]) -> str:
-    """The path the user confirmed, exactly; '' (after saying why) when it is not a .safetensors name: adding
-    the suffix here would write a file the dialog never confirmed (and perhaps overwrite it unasked)."""
-    path, _ = QFileDialog.getSaveFileName(parent, "Save GAN run", start, "GAN runs (*.safetensors)")
-    if path and not path.lower().endswith(RUN_SUFFIX):
-        refuse(f"Not saved: a GAN run is a {RUN_SUFFIX} file. Choose a name ending in {RUN_SUFFIX} "
-               f"(not '{Path(path).name}').")
-        return ""
-    return path
-
-
-def _ask_data_folder(parent: QWidget, run_name: str, start: str) -> str:
-    return QFileDialog.getExistingDirectory(
-        parent, f"'{run_name}' was trained on a folder of images: which folder?", start)
-
-
 class GanImagePage(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,11 +42,11 @@ class GanImagePage(QWidget):
         self.session = GanImageSession()
         self.control = TrainingControl()
         # hooks (tests answer them without a modal): the close question and the save-file chooser
-        self.ask_close: Callable[[str], CloseChoice] = lambda q: _ask_close_dialog(self, q)
-        self.ask_save_path: Callable[[], str] = lambda: _ask_save_path(
+        self.ask_close: Callable[[str], CloseChoice] = lambda q: ask_close_dialog(self, q)
+        self.ask_save_path: Callable[[], str] = lambda: ask_save_path(
             self, self.ctx.runs_path("gan_run.safetensors"), self.ctx.show_error)
         # and, resuming a run trained on a folder of images, which folder (a run file never names it)
-        self.ask_data_folder: Callable[[str], str] = lambda name: _ask_data_folder(
+        self.ask_data_folder: Callable[[str], str] = lambda name: ask_data_folder(
             self, name, self.form.values().get("data_ref", ""))
         self._close_after_save: str | None = None  # a save path: save it, then close the window
 
@@ -137,9 +111,6 @@ class GanImagePage(QWidget):
         scroll.setMaximumWidth(400)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-        self.samples = SampleGridHistory("Samples from fixed noise")
-        self.samples.index_changed.connect(self._on_grid_chosen)
-        self.insight = GanInsight(ctx, self.samples, lambda: self.session.run, self)
         self.health = QLabel("")
         self.health.setWordWrap(True)
         self.health.setStyleSheet("background: #5c3b00; color: #ffe0a3; padding: 4px; border-radius: 3px;")
@@ -148,7 +119,6 @@ class GanImagePage(QWidget):
         for name, plot in METRIC_SERIES:
             self.curves.add_series(name, plot=plot)
         self.curves.add_series(DIVERSITY[0], plot=DIVERSITY[1], color=(0, 172, 193))
-        self.curves.add_series(JUDGE_FD[0], plot=JUDGE_FD[1], color=(171, 71, 188))
         what = QLabel(WHAT_CURVES)
         what.setWordWrap(True)
         centre = QWidget()
@@ -156,14 +126,10 @@ class GanImagePage(QWidget):
         cv.setContentsMargins(0, 0, 0, 0)
         cv.addWidget(self.health)
         cv.addWidget(self.curves, 1)
-        below = QHBoxLayout()
-        below.addWidget(self.insight.histogram, 1)
-        texts = QVBoxLayout()
-        texts.addWidget(what)
-        texts.addWidget(self.insight.help)
-        below.addLayout(texts, 1)
-        cv.addLayout(below)
+        cv.addWidget(what)
 
+        self.samples = SampleGridHistory("Samples from fixed noise")
+        self.samples.index_changed.connect(self._on_grid_chosen)
         self.real_view = ScaledImage(min_side=100)
         real_title = QLabel("A real batch")
         real_title.setStyleSheet("font-weight: bold;")
@@ -173,7 +139,6 @@ class GanImagePage(QWidget):
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
         rv.addWidget(self.samples, 3)
-        rv.addWidget(self.insight.latent, 1)
         rv.addWidget(real_title)
         rv.addWidget(self.real_view, 2)
         rv.addWidget(what_s)
@@ -319,8 +284,6 @@ class GanImagePage(QWidget):
             self.curves.append(chunk.steps, *chunk.columns)
         if len(chunk.diversity_steps):
             self.curves.append_series(DIVERSITY[0], chunk.diversity_steps, chunk.diversity)
-        if len(chunk.fd_steps):
-            self.curves.append_series(JUDGE_FD[0], chunk.fd_steps, chunk.fd)
 
     def _on_run_ready(self, ready) -> None:
         if isinstance(ready, NeedsFolder):
@@ -349,7 +312,6 @@ class GanImagePage(QWidget):
         if view.current_grid is not None:
             self.samples.add(*view.current_grid)
         self.real_view.set_image(view.real_grid)
-        self.insight.new_run(view.form_values.get("grid_samples", 36))
         self.run_label.setText(view.title)
         self.stats_label.setText(view.stats_text)
         self.health.setVisible(False)
@@ -360,7 +322,6 @@ class GanImagePage(QWidget):
         self._append_curves(view.curves)
         if view.grid is not None:
             self.samples.add(*view.grid)
-        self.insight.show_coverage(view.coverage)
         self.stats_label.setText(view.stats_text)
         if view.health_text and view.health_text != self.health.text():
             self.health.setText(view.health_text)
@@ -439,10 +400,7 @@ class GanImagePage(QWidget):
         self.form.set_values({"sample_every": 10})
         self.session.screenshot_ready(ready.step)
         self.start()
-        for cell in (0, 5):  # an interpolation strip for the screenshot
-            self.insight.pick(cell)
 
     def shutdown(self) -> None:
         self.control.request_stop()
         self.ctx.worker.cancel(CHANNEL)
-        self.insight.shutdown()
