@@ -8,7 +8,7 @@ grid, texts, button states). The trainer itself stays an opaque handle that is o
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable
 
@@ -20,6 +20,10 @@ METRIC_SERIES = (  # (series name, plot) in the order of models.gan.history.METR
     ("G loss", "Losses"), ("D loss", "Losses"), ("D(x)", "D on real and fake"), ("D(G(z))", "D on real and fake"),
     ("|grad G|", "Gradient norms"), ("|grad D|", "Gradient norms"))
 DIVERSITY = ("diversity", "Sample diversity / real diversity")
+JUDGE_FD = ("Judge FD", "Judge FD (sprite judge, not FID)")  # (series name, plot)
+JUDGE_FD_HELP = ("Judge FD: the Fréchet distance between the sprite judge's features of the fixed-noise samples "
+                 "and of real sprites (FID's formula with the app's small judge instead of Inception: it is not "
+                 "FID, and only comparable between runs of this app). Lower is closer to real sprites.")
 DEFAULTS = dict(dataset="shapes", data_ref="", image_size=32, latent_size=64, loss="bce", batch_size=64, seed=0,
                 d_steps=1, lr_g=2e-4, lr_d=2e-4, beta1_g=0.5, beta2_g=0.999, beta1_d=0.5, beta2_d=0.999,
                 sample_every=25)
@@ -86,16 +90,19 @@ class Controls:
 
 @dataclass(frozen=True)
 class CurveChunk:
-    """New curve points: steps (K,) and one (K,) column per METRIC_SERIES; diversity (M,) steps and values."""
+    """New curve points: steps (K,) and one (K,) column per METRIC_SERIES; diversity (M,) steps and values;
+    judge FD (J,) steps and values."""
 
     steps: np.ndarray
     columns: tuple[np.ndarray, ...]
     diversity_steps: np.ndarray
     diversity: np.ndarray
+    fd_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    fd: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def empty(self) -> bool:
-        return len(self.steps) == 0 and len(self.diversity_steps) == 0
+        return len(self.steps) == 0 and len(self.diversity_steps) == 0 and len(self.fd_steps) == 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,7 @@ class UpdateView:
     stats_text: str
     health_text: str  # "" hides the banner
     message: str
+    coverage: tuple | None = None  # (step, (C,) class shares, C names) of the newest judged grid (histogram)
 
 
 @dataclass(frozen=True)
@@ -127,11 +135,13 @@ class EndView:
     health_text: str | None  # None: leave the banner as it is
 
 
-def _chunk(steps: np.ndarray, metrics: np.ndarray, diversity: np.ndarray) -> CurveChunk:
+def _chunk(steps: np.ndarray, metrics: np.ndarray, diversity: np.ndarray, fd: np.ndarray | None = None) -> CurveChunk:
     metrics = metrics.reshape(-1, metrics.shape[-1]) if metrics.size else np.zeros((0, len(METRIC_SERIES)))
     cols = tuple(np.ascontiguousarray(metrics[:, i]) for i in range(len(METRIC_SERIES)))  # (K,) each
     div = diversity.reshape(-1, 2) if diversity.size else np.zeros((0, 2))
-    return CurveChunk(np.asarray(steps), cols, np.ascontiguousarray(div[:, 0]), np.ascontiguousarray(div[:, 1]))
+    fd = fd.reshape(-1, 2) if fd is not None and fd.size else np.zeros((0, 2))  # (J, 2) [step, judge FD]
+    return CurveChunk(np.asarray(steps), cols, np.ascontiguousarray(div[:, 0]), np.ascontiguousarray(div[:, 1]),
+                      np.ascontiguousarray(fd[:, 0]), np.ascontiguousarray(fd[:, 1]))
 
 
 class GanImageSession:
@@ -234,9 +244,10 @@ class GanImageSession:
             grid = (upd.grid_step, upd.grid)
             self.grids_since_start += 1
         health = "<br>".join(f"⚠ {w.text}" for w in upd.health)
-        return UpdateView(_chunk(upd.steps, upd.metrics, upd.diversity), grid,
+        cov = getattr(upd, "coverage", None)
+        return UpdateView(_chunk(upd.steps, upd.metrics, upd.diversity, getattr(upd, "judge_fd", None)), grid,
                           f"step {upd.step:,} · {upd.steps_per_s:.1f} steps/s · {fmt_time(upd.elapsed_s)}",
-                          health, upd.message)
+                          health, upd.message, None if cov is None else (cov.step, cov.shares, cov.names))
 
     def run_end(self, end) -> EndView:
         self.state = END_STATES.get(end.reason, RunState.PAUSED)

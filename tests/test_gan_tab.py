@@ -117,7 +117,7 @@ def test_the_chosen_sample_grid_is_marked_on_the_curves(tab, qtbot):
     step = page.samples.current_step()
     assert page.curves.marker() == step
     lines = page.curves.marker_lines()
-    assert len(lines) == 4 and all(ln.isVisible() and ln.value() == step for ln in lines.values())
+    assert len(lines) == 5 and all(ln.isVisible() and ln.value() == step for ln in lines.values())  # judge FD too
     page.samples.slider.setValue(page.samples.slider.maximum())
     assert page.curves.marker() is None and not any(ln.isVisible() for ln in lines.values())
 

@@ -3,13 +3,14 @@
 `add(step, image)` keeps at most `capacity` images spread evenly over the whole run: when full, every
 second one is dropped and the keeping stride doubles, so memory stays bounded on any run length.
 The slider (drag, or the arrow / Home / End keys when it has focus) goes back to any kept image;
-at the right end it follows the newest. No torch here.
+at the right end it follows the newest. With `set_cells(n)`, a click on the image emits the index of the
+grid cell under it (`cell_clicked`), and `mark_cells` outlines chosen cells. No torch here.
 """
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QRectF, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 
@@ -20,12 +21,23 @@ def to_pixmap(image: np.ndarray) -> QPixmap:
     return QPixmap.fromImage(QImage(img.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy())
 
 
+def cell_at(fx: float, fy: float, cols: int, rows: int) -> int | None:
+    """The index (row by row) of the grid cell at fractions (fx, fy) of a cols x rows grid image; None outside."""
+    if not (0 <= fx < 1 and 0 <= fy < 1):
+        return None
+    return int(fy * rows) * cols + int(fx * cols)
+
+
 class ScaledImage(QLabel):
-    """Shows an image as large as fits, pixel-sharp (nearest neighbour), aspect kept."""
+    """Shows an image as large as fits, pixel-sharp (nearest neighbour), aspect kept. A click on the image
+    emits `clicked(fx, fy)`, the fractions of its width and height; `set_marks` outlines fractional rects."""
+
+    clicked = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None, min_side: int = 120):
         super().__init__(parent)
         self._pix: QPixmap | None = None
+        self._marks: list[tuple[float, float, float, float, str]] = []  # (x, y, w, h) fractions, label
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumSize(min_side, min_side)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -47,12 +59,48 @@ class ScaledImage(QLabel):
         self.setPixmap(self._pix.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                                         Qt.TransformationMode.FastTransformation))
 
+    def image_rect(self) -> QRectF | None:
+        """Where the image is drawn in this widget (centred), or None without one."""
+        pix = self.pixmap()
+        if self._pix is None or pix is None or pix.isNull():
+            return None
+        w, h = pix.width(), pix.height()
+        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+
+    def set_marks(self, marks: list[tuple[float, float, float, float, str]]) -> None:
+        self._marks = list(marks)
+        self.update()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        r = self.image_rect()
+        if r is not None and event.button() == Qt.MouseButton.LeftButton:
+            pos = event.position()
+            fx, fy = (pos.x() - r.x()) / r.width(), (pos.y() - r.y()) / r.height()
+            if 0 <= fx < 1 and 0 <= fy < 1:
+                self.clicked.emit(fx, fy)
+        super().mousePressEvent(event)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        super().paintEvent(event)
+        r = self.image_rect()
+        if r is None or not self._marks:
+            return
+        p = QPainter(self)
+        p.setPen(QPen(QColor(255, 213, 79), 2))
+        for x, y, w, h, label in self._marks:
+            box = QRectF(r.x() + x * r.width(), r.y() + y * r.height(), w * r.width(), h * r.height())
+            p.drawRect(box)
+            p.drawText(box.adjusted(3, 1, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, label)
+        p.end()
+
 
 class SampleGridHistory(QWidget):
     index_changed = Signal(int)  # the step of the image shown
+    cell_clicked = Signal(int)  # the index of the grid cell clicked (after set_cells)
 
-    def __init__(self, title: str = "", parent: QWidget | None = None, capacity: int = 64):
+    def __init__(self, title: str = "", parent: QWidget | None = None, capacity: int = 200):
         super().__init__(parent)
+        self.cells: tuple[int, int] | None = None  # (columns, rows) of the grid image, when cells can be picked
         self.capacity = capacity
         self.stride = 1
         self._offers = 0
@@ -60,6 +108,7 @@ class SampleGridHistory(QWidget):
         self.title = QLabel(title)
         self.title.setStyleSheet("font-weight: bold;")
         self.image = ScaledImage()
+        self.image.clicked.connect(self._on_click)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -113,6 +162,28 @@ class SampleGridHistory(QWidget):
         if not self.items:
             return None
         return self.items[min(self.slider.value(), len(self.items) - 1)][0]
+
+    # ---- picking cells
+    def set_cells(self, count: int) -> None:
+        """The images are grids of `count` tiles in a near-square layout (as models.imaging.mosaic makes them)."""
+        cols = max(1, int(np.ceil(np.sqrt(count))))
+        self.cells = (cols, int(np.ceil(count / cols)))
+
+    @Slot(float, float)
+    def _on_click(self, fx: float, fy: float) -> None:
+        if self.cells is not None:
+            cell = cell_at(fx, fy, *self.cells)
+            if cell is not None:
+                self.cell_clicked.emit(cell)
+
+    def mark_cells(self, cells: list[int], labels: list[str] | None = None) -> None:
+        """Outline these cells (e.g. the ends of an interpolation), labelled."""
+        if self.cells is None:
+            return
+        cols, rows = self.cells
+        labels = labels or [""] * len(cells)
+        self.image.set_marks([((c % cols) / cols, (c // cols) / rows, 1 / cols, 1 / rows, lab)
+                              for c, lab in zip(cells, labels)])
 
     # ---- view
     def _sync_slider(self, follow: bool, unkept: tuple[int, np.ndarray] | None = None) -> None:

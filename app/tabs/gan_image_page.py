@@ -22,8 +22,9 @@ from widgets.sample_grid_history import SampleGridHistory, ScaledImage
 
 from ..context import AppContext
 from ..gan_dialogs import ask_close_dialog, ask_data_folder, ask_save_path
-from ..gan_session import (DEFAULTS, DIVERSITY, METRIC_SERIES, CloseChoice, CurveChunk, GanImageSession, RunState,
-                           lazy_job)
+from ..gan_insight import GanInsight
+from ..gan_session import (DEFAULTS, DIVERSITY, JUDGE_FD, METRIC_SERIES, CloseChoice, CurveChunk, GanImageSession,
+                           RunState, lazy_job)
 
 CHANNEL = "gan"
 CURVES_FPS = 4  # curves redraw at most 4 times a second while training (the job sends ~10 updates a second)
@@ -111,6 +112,9 @@ class GanImagePage(QWidget):
         scroll.setMaximumWidth(400)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
+        self.samples = SampleGridHistory("Samples from fixed noise")
+        self.samples.index_changed.connect(self._on_grid_chosen)
+        self.insight = GanInsight(ctx, self.samples, lambda: self.session.run, self)
         self.health = QLabel("")
         self.health.setWordWrap(True)
         self.health.setStyleSheet("background: #5c3b00; color: #ffe0a3; padding: 4px; border-radius: 3px;")
@@ -119,6 +123,7 @@ class GanImagePage(QWidget):
         for name, plot in METRIC_SERIES:
             self.curves.add_series(name, plot=plot)
         self.curves.add_series(DIVERSITY[0], plot=DIVERSITY[1], color=(0, 172, 193))
+        self.curves.add_series(JUDGE_FD[0], plot=JUDGE_FD[1], color=(171, 71, 188))
         what = QLabel(WHAT_CURVES)
         what.setWordWrap(True)
         centre = QWidget()
@@ -126,21 +131,17 @@ class GanImagePage(QWidget):
         cv.setContentsMargins(0, 0, 0, 0)
         cv.addWidget(self.health)
         cv.addWidget(self.curves, 1)
-        cv.addWidget(what)
+        cv.addLayout(self.insight.coverage_row(what))  # the judge's coverage histogram beside the explanation
 
-        self.samples = SampleGridHistory("Samples from fixed noise")
-        self.samples.index_changed.connect(self._on_grid_chosen)
         self.real_view = ScaledImage(min_side=100)
-        real_title = QLabel("A real batch")
-        real_title.setStyleSheet("font-weight: bold;")
         what_s = QLabel(WHAT_SAMPLES)
         what_s.setWordWrap(True)
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
         rv.addWidget(self.samples, 3)
-        rv.addWidget(real_title)
-        rv.addWidget(self.real_view, 2)
+        self.side_tabs = self.insight.side_tabs(self.real_view)  # a real batch, or the latent strip of picked cells
+        rv.addWidget(self.side_tabs, 2)
         rv.addWidget(what_s)
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -284,6 +285,8 @@ class GanImagePage(QWidget):
             self.curves.append(chunk.steps, *chunk.columns)
         if len(chunk.diversity_steps):
             self.curves.append_series(DIVERSITY[0], chunk.diversity_steps, chunk.diversity)
+        if len(chunk.fd_steps):
+            self.curves.append_series(JUDGE_FD[0], chunk.fd_steps, chunk.fd)
 
     def _on_run_ready(self, ready) -> None:
         if isinstance(ready, NeedsFolder):
@@ -312,6 +315,7 @@ class GanImagePage(QWidget):
         if view.current_grid is not None:
             self.samples.add(*view.current_grid)
         self.real_view.set_image(view.real_grid)
+        self.insight.new_run(view.form_values.get("grid_samples", 36))
         self.run_label.setText(view.title)
         self.stats_label.setText(view.stats_text)
         self.health.setVisible(False)
@@ -322,6 +326,7 @@ class GanImagePage(QWidget):
         self._append_curves(view.curves)
         if view.grid is not None:
             self.samples.add(*view.grid)
+        self.insight.show_coverage(view.coverage)
         self.stats_label.setText(view.stats_text)
         if view.health_text and view.health_text != self.health.text():
             self.health.setText(view.health_text)
@@ -400,7 +405,10 @@ class GanImagePage(QWidget):
         self.form.set_values({"sample_every": 10})
         self.session.screenshot_ready(ready.step)
         self.start()
+        for cell in (0, 5):  # an interpolation strip for the screenshot
+            self.samples.cell_clicked.emit(cell)
 
     def shutdown(self) -> None:
         self.control.request_stop()
         self.ctx.worker.cancel(CHANNEL)
+        self.insight.shutdown()

@@ -95,7 +95,8 @@ def collapse_warnings(steps: np.ndarray, shares: np.ndarray, diversity: np.ndarr
     """steps (M,) and shares (M, 7): the judge's class shares of the fixed-noise grid at each step;
     diversity (K, 2): [step, diversity ratio] points (models.gan.health.diversity_ratio)."""
     out: list[HealthWarning] = []
-    steps, shares = np.asarray(steps), np.asarray(shares, np.float64).reshape(len(steps), -1)
+    steps = np.asarray(steps)
+    shares = np.asarray(shares, np.float64).reshape(len(steps), -1 if len(steps) else len(JUDGE_CLASSES))
     keep = steps >= cfg.min_step
     steps, shares = steps[keep], shares[keep]
     if len(steps):

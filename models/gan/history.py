@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 METRICS: tuple[str, ...] = ("g_loss", "d_loss", "d_real", "d_fake", "grad_g", "grad_d", "d_acc")
+# Sample grids kept per run. Thinning halves a full history, so 200 keeps 101 to 200 grids spread evenly over
+# the run (at least 100 once 100 were made); a 36-sprite grid is ~120 kB, so at most ~24 MB.
+GRID_CAPACITY = 200
 
 
 class GrowableArray:
@@ -38,7 +41,7 @@ class ThinnedHistory:
     """At most `capacity` items spread evenly over the whole run: when full, every second one is dropped
     and the keeping stride doubles, so memory stays bounded however long the run is."""
 
-    def __init__(self, capacity: int = 64):
+    def __init__(self, capacity: int = GRID_CAPACITY):
         self.capacity = capacity
         self.stride = 1
         self.items: list[tuple[int, np.ndarray]] = []  # (step, item)

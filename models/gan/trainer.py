@@ -18,7 +18,8 @@ from ..imaging import mosaic
 from .config import TrainConfig
 from .data import to_model_range, to_uint8_hwc
 from .health import diversity_ratio
-from .history import METRICS, GrowableArray, ThinnedHistory
+from .history import GRID_CAPACITY, METRICS, GrowableArray, ThinnedHistory
+from .live_judge import COVERAGE_WIDTH
 from .losses import get_loss, gradient_penalty
 from .networks import Discriminator, Generator
 
@@ -49,7 +50,7 @@ def make_grid(images: np.ndarray, pad: int = 1) -> np.ndarray:
 
 class GanTrainer:
     def __init__(self, config: TrainConfig, images: torch.Tensor, device: str = "cpu",
-                 snapshot_every: int = 25, grid_capacity: int = 64):
+                 snapshot_every: int = 25, grid_capacity: int = GRID_CAPACITY):
         """images: (N, C, S, S) uint8 training set, C and S as in config.gan."""
         g = config.gan
         if images.dim() != 4 or images.shape[1] != g.channels or images.shape[-1] != g.image_size:
@@ -74,6 +75,8 @@ class GanTrainer:
         self.metrics = GrowableArray(len(METRICS))  # (steps, len(METRICS))
         self.diversity = GrowableArray(2)  # (points, [step, ratio])
         self.grids = ThinnedHistory(grid_capacity)  # (step, (H, W, 3) uint8)
+        self.coverage = GrowableArray(COVERAGE_WIDTH)  # (grids judged, [step, judge FD, class shares...])
+        self.last_samples: np.ndarray | None = None  # (K, S, S, 3) uint8 of the newest grid, for the judge
         self.snapshot_every = snapshot_every
         self.elapsed_s = 0.0  # training time so far, paused time not counted
         self._snapshot: Snapshot | None = None
@@ -164,7 +167,8 @@ class GanTrainer:
         """The fixed-noise grid (H, W, 3) uint8 and the diversity ratio; both recorded in the history."""
         samples = self.sample()
         ratio = diversity_ratio(samples, to_model_range(self.real_batch))
-        grid = make_grid(to_uint8_hwc(samples))
+        self.last_samples = to_uint8_hwc(samples)  # (K, S, S, 3)
+        grid = make_grid(self.last_samples)
         self.grids.add(self.step, grid)
         self.diversity.extend(np.array([[self.step, ratio]], np.float32))
         return grid, ratio
@@ -197,6 +201,7 @@ class GanTrainer:
         self.metrics.truncate(st["n_metrics"])
         self.diversity.truncate(st["n_div"])
         self.grids.truncate(snap.step)
+        self.coverage.truncate(int((self.coverage.view()[:, 0] <= snap.step).sum()))
         self.step = snap.step
 
     def all_finite(self) -> bool:
