@@ -224,10 +224,10 @@ def test_add_view_adds_a_sub_view_with_its_own_controls(qtbot, open_tab):
     from app.tabs.attention_tab import AttentionTab
 
     page = open_tab(AttentionTab, (1300, 800))
-    assert page.views == ("maps",) and not page.view_bar.isVisible()
+    assert page.views == ("maps", "qkv", "qkv-toy") and page.view_bar.isVisible()  # the Q/K/V views (issue 14)
     extra, controls = QLabel("extra view"), QLabel("extra controls")
     page.add_view("extra", "Extra", extra, controls)
-    assert page.views == ("maps", "extra") and page.view_bar.isVisible() and page.current_view() == "maps"
+    assert page.views == ("maps", "qkv", "qkv-toy", "extra") and page.current_view() == "maps"
     page.show_view("extra")
     assert page.current_view() == "extra" and extra.isVisible() and controls.isVisible()
     assert not page.discard_slider.isVisible() and page.model_picker.isVisible()  # the picker stays
@@ -237,7 +237,7 @@ def test_add_view_adds_a_sub_view_with_its_own_controls(qtbot, open_tab):
     with pytest.raises(ValueError):
         page.add_view("extra", "Again", QLabel())
     with pytest.raises(ValueError, match="no view"):
-        page.show_view("qkv-toy")
+        page.show_view("no-such-view")
 
 
 def test_patch_explanation_names_the_outline_colours_drawn(drawn, qtbot):

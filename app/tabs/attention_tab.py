@@ -30,6 +30,8 @@ from ..attention_session import MODE_BUTTON_TEXT, AttentionSession, Controls, Ma
 from ..vit_picker import PickerLink
 from ..vit_session import shared_session
 from .base import TabPage
+from .qkv_page import QKVPage
+from .qkv_toy_page import QKVToyPage
 
 LOADING = "Loading the model..."
 
@@ -124,6 +126,9 @@ class AttentionTab(TabPage):
         self.view_bar.currentChanged.connect(self._on_view_bar)
         self.maps = Placeholder(self._maps_content(), LOADING)
         self.add_view("maps", "Attention maps", self.maps, self._maps_controls())
+        self.qkv_page, self.qkv_toy_page = QKVPage(self.ctx), QKVToyPage(self.ctx)  # issue 14
+        self.add_view("qkv", "Q, K, V step by step", self.qkv_page, self.qkv_page.controls)
+        self.add_view("qkv-toy", "Q, K, V by hand (4 tokens)", self.qkv_toy_page, self.qkv_toy_page.controls)
 
     def _maps_content(self) -> QWidget:
         # the picture: caption, image with grid and heatmap, explanation (texts keep their height)
@@ -263,7 +268,7 @@ class AttentionTab(TabPage):
         self.vit.request(image)
 
     def is_busy(self) -> bool:
-        return self.vit.is_busy()
+        return self.vit.is_busy() or self.qkv_page.is_busy()
 
     def export_widget(self) -> QWidget:
         return self.picture if self.current_view() == "maps" else self.view_stack.currentWidget()
@@ -274,6 +279,7 @@ class AttentionTab(TabPage):
 
     def shutdown(self) -> None:
         self.ctx.worker.cancel("vit")
+        self.qkv_page.shutdown()
 
     # ------------------------------------------------------------------ the shared forward
     @Slot(bool)

@@ -24,6 +24,7 @@ from ..detection_session import DetectionSession
 from .base import TabPage
 from .detection_eval_page import DetectionEvalPage
 from .detection_image_view import DetectionImageView, set_text
+from .detection_qkv_page import DetectionQKVPage
 
 BUNDLED_INFO = DetectorInfo(BUNDLED_KEY, "Shapes DETR (bundled, trained here)", "", "", False, False)
 
@@ -84,6 +85,10 @@ class DetectionTab(TabPage):
         outer.addWidget(self.stack, 1)
         self._update_ref_visibility()
         self.add_view("evaluation", "Data set evaluation", self.eval_page)
+        self.qkv_page = DetectionQKVPage(self.ctx, self.model_ref)  # issue 14: follows this tab's model, image, box
+        self.add_view("qkv", "Q, K, V (cross-attention)", self.qkv_page)
+        self.result_changed.connect(self.qkv_page.on_result)
+        self.selection_changed.connect(self.qkv_page.select_query)
 
         self.model_box.currentIndexChanged.connect(self._on_model_changed)
         self.ref_edit.returnPressed.connect(self.run)
