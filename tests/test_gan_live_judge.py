@@ -131,3 +131,18 @@ def test_collapse_warnings_without_judged_grids_still_check_diversity():
 
     out = collapse_warnings(np.zeros(0), np.zeros((0, len(JUDGE_CLASSES))), np.array([[220, 0.01]]))
     assert [w.key for w in out] == ["diversity_falling"]
+
+
+def test_the_session_turns_coverage_and_fd_points_into_render_ready_values(images):
+    from app.gan_session import GanImageSession
+
+    trainer = GanTrainer(TINY, images)
+    ups = _updates(trainer, 5)
+    session = GanImageSession()
+    views = [session.update(u) for u in ups]
+    covs = [v.coverage for v in views if v.coverage is not None]
+    assert [c[0] for c in covs] == [0, 5]
+    step, shares, names = covs[-1]
+    assert names == JUDGE_CLASSES and shares.shape == (len(JUDGE_CLASSES),)
+    fd_steps = np.concatenate([v.curves.fd_steps for v in views])
+    assert fd_steps.tolist() == [0, 5] and all(not v.curves.empty for v in views if len(v.curves.fd_steps))
