@@ -81,11 +81,15 @@ class SpriteJudgeNet(nn.Module):
     @staticmethod
     def preprocess(images: np.ndarray | torch.Tensor, size: int = 32) -> torch.Tensor:
         """(B, H, W, 3) uint8 -> (B, 1, size, size): the brightest channel (the colour does not tell the
-        shape), divided by the image's own maximum (at least 0.1), resized to `size` when needed."""
+        shape), less the background level (the median of the 2-pixel frame), divided by the image's own
+        maximum (at least 0.1), resized to `size` when needed. A grey background reads as black."""
         x = torch.as_tensor(np.asarray(images)).float()
         x = x.amax(dim=-1, keepdim=True).permute(0, 3, 1, 2) / 255.0  # (B, 1, H, W)
         if x.shape[-1] != size or x.shape[-2] != size:
             x = F.interpolate(x, size=(size, size), mode="area" if x.shape[-1] > size else "bilinear")
+        frame = torch.cat([x[:, 0, :2].flatten(1), x[:, 0, -2:].flatten(1),
+                           x[:, 0, 2:-2, :2].flatten(1), x[:, 0, 2:-2, -2:].flatten(1)], 1)  # (B, border pixels)
+        x = (x - frame.median(1).values[:, None, None, None]).clamp_min(0)
         return x / x.flatten(1).amax(1).clamp_min(0.1)[:, None, None, None]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

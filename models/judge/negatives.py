@@ -3,8 +3,9 @@
 Each kind is a function ``(rng, size) -> (H, W, 3) uint8`` in the ``NEGATIVE_KINDS`` table: soft Gaussian
 blobs, ellipses that are not circles, random smooth outlines, polygons and stars of the wrong kind,
 pixel noise, shapes cut by the border, two shapes merged, two shapes apart, blurred or degraded shapes,
-and near-empty frames. Pure numpy + PIL; same seed, same images. ``positive_sprite`` draws a real
-sprite with the mild imperfections a good generator leaves (faint noise, faint background).
+and near-empty frames; 30% of them over a dim graded background (``with_background``). Pure numpy + PIL;
+same seed, same images. ``positive_sprite`` draws a real sprite with the mild imperfections a good
+generator leaves (faint noise, a faint or dim graded background, a slight blur).
 """
 from __future__ import annotations
 
@@ -200,17 +201,37 @@ NEGATIVE_KINDS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
 }
 
 
+def with_background(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    """The sprite over a dim, tinted, gently graded background (level 8-70 of 255), as generators draw it."""
+    size = img.shape[0]
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    a = rng.uniform(0, 2 * np.pi)
+    level = rng.uniform(8, 70) + rng.uniform(0, 20) * (np.cos(a) * xx + np.sin(a) * yy)  # (H, W)
+    tint = np.asarray(colorsys.hsv_to_rgb(rng.random(), rng.uniform(0, 0.4), 1.0), np.float32)
+    bg = level[..., None] * tint + rng.normal(0, rng.uniform(0, 6), (size, size, 3))
+    return np.clip(np.maximum(img.astype(np.float32), bg), 0, 255).astype(np.uint8)
+
+
 def negative_arrays(n: int, seed: int, size: int = 32, kinds: tuple[str, ...] | None = None):
     """n "not a shape" images, kinds taken in turn: images (N, S, S, 3) uint8 and kind names (N,)."""
     kinds = tuple(NEGATIVE_KINDS) if kinds is None else kinds
     rng = np.random.default_rng(seed)
     names = [kinds[i % len(kinds)] for i in range(n)]
-    return np.stack([NEGATIVE_KINDS[k](rng, size) for k in names]), np.array(names)
+    images = [NEGATIVE_KINDS[k](rng, size) for k in names]
+    images = [with_background(rng, im) if rng.random() < 0.3 else im for im in images]  # no cue in the background
+    return np.stack(images), np.array(names)
 
 
 def positive_sprite(rng: np.random.Generator, size: int = 32) -> tuple[np.ndarray, int]:
-    """A real sprite, half of the time with faint noise, a faint background or a slight blur."""
+    """A real sprite, a quarter of the time up to 1.15x larger, 30% of the time over a dim graded background,
+    and half of the time with faint noise, a faint background or a slight blur."""
     img, cls = render_sprite(rng, size)
+    if rng.random() < 0.25:  # up to 1.15x larger: the tips may touch the frame (the DDPM draws such)
+        half = size / 2 / rng.uniform(1.0, 1.15)
+        img = np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR,
+                                                     box=(size / 2 - half, size / 2 - half, size / 2 + half, size / 2 + half)))
+    if rng.random() < 0.3:
+        img = with_background(rng, img)
     if rng.random() < 0.5:
         out = img.astype(np.float32)
         if rng.random() < 0.5:
