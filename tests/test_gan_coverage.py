@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from models.gan.coverage import CollapseConfig, class_shares, collapse_warnings, judge_fd, summarise
+from models.gan.coverage import CollapseConfig, class_shares, collapse_warnings, coverage_report, judge_fd, summarise
 from models.gan.health import diversity_ratio
-from models.judge.model import REJECT, judge_images, load_judge, model_range_to_uint8
+from models.judge.model import JUDGE_CLASSES, REJECT, judge_images, load_judge, model_range_to_uint8
 from models.judge.negatives import blob
 from models.shapes import SHAPE_CLASSES, sprite_arrays
 
@@ -132,3 +132,15 @@ def test_summary_of_real_sprites_against_real_sprites(judge):
     s_real, s_blob = summarise(other, ref), summarise(blobs, ref)
     assert s_real.accepted > 0.9 and s_real.min_shape_share > 0.1
     assert s_blob.accepted < 0.05 and s_blob.judge_fd > 5 * s_real.judge_fd
+
+
+def test_coverage_report_gives_samples_and_real_sprites_the_same_figures(judge):
+    blobs = np.stack([blob(np.random.default_rng(i), 32) for i in range(50)])
+    report = coverage_report(judge, blobs, n_real=200)
+    assert set(report) == {"samples", "real_sprites"}
+    for figures in report.values():
+        assert set(figures) == {"shares", "accepted", "judge_fd"}
+        assert list(figures["shares"]) == list(JUDGE_CLASSES) and sum(figures["shares"].values()) == pytest.approx(1, abs=1e-3)
+    assert report["samples"]["shares"]["not a shape"] > 0.9 and report["samples"]["accepted"] < 0.1
+    assert report["real_sprites"]["accepted"] > 0.95
+    assert report["samples"]["judge_fd"] > 10 * report["real_sprites"]["judge_fd"]
