@@ -104,8 +104,8 @@ class DetrQKVSession:
         return DetrQKVFrame(
             caption=f"{c.model_title}: decoder layer {s.layer + 1}, head {h + 1} of {rec.heads}, {name}",
             selection=s,
-            q_in=matrix("1. the object query as W_q sees it: decoder state + query position (decoder)", rec.q_in[qi], (name,)),
-            q=matrix(f"1. q = W_q(object query), d_k = {d_k}  [from the decoder]", step.q, (name,)),
+            q_in=matrix("1. W_q's input: decoder state + query position", rec.q_in[qi], (name,)),
+            q=matrix(f"1. q (decoder), d_k = {d_k}", step.q, (name,)),
             k=matrix(f"1. K from the encoder, {n} x {d_k}", step.k, cells),
             v=matrix(f"1. V from the encoder, {n} x {d_k}", step.v, cells),
             scores=Bars("2. scores = q K^T over the image cells", step.scores.astype(np.float32), cells),

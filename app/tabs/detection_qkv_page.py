@@ -88,8 +88,8 @@ class DetectionQKVPage(QWidget):
         kv.addWidget(self.k_map)
         kv.addWidget(self.v_map)
         col2 = QVBoxLayout()
-        col2.addWidget(_label("q = W_q(object query + its position), from the decoder; K = W_k(memory + position) "
-                              "and V = W_v(memory), from the encoder (the image features)", True, lines=3))
+        col2.addWidget(_label("q = W_q(object query + position): decoder. K = W_k(memory + position), "
+                              "V = W_v(memory): encoder (image features).", True, lines=4))
         col2.addWidget(self.q_in_map)
         col2.addWidget(self.q_map)
         col2.addLayout(kv, 1)
