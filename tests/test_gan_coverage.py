@@ -144,3 +144,22 @@ def test_coverage_report_gives_samples_and_real_sprites_the_same_figures(judge):
     assert report["samples"]["shares"]["not a shape"] > 0.9 and report["samples"]["accepted"] < 0.1
     assert report["real_sprites"]["accepted"] > 0.95
     assert report["samples"]["judge_fd"] > 10 * report["real_sprites"]["judge_fd"]
+
+
+def test_the_bundled_generator_forced_to_collapse_warns(judge):
+    """The bundled DCGAN with every noise vector replaced by the first one: 36 identical samples."""
+    from models.gan.checkpoint import load_run
+    from models.loading import bundled_weights_path
+    trainer = load_run(bundled_weights_path("gan_dcgan_sprites32.safetensors"),
+                       images=torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+    z = torch.randn(36, trainer.config.gan.latent_size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        collapsed = trainer.sample(z[:1].expand(36, -1).contiguous())  # (36, 3, 32, 32), all the same
+        healthy = trainer.sample(z)
+    real = _real_range(sprite_arrays(36, seed=5)[0])
+    steps = [220, 240, 260, 280, 300]
+    shares, div = _history(judge, collapsed, real, steps)
+    keys = {w.key for w in collapse_warnings(np.array(steps), shares, div)}
+    assert "diversity_falling" in keys and keys & {"class_dominates", "class_absent"}
+    shares, div = _history(judge, healthy, real, steps)
+    assert "diversity_falling" not in {w.key for w in collapse_warnings(np.array(steps), shares, div)}
