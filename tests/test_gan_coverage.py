@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.gan.coverage import CollapseConfig, class_shares, collapse_warnings, coverage_report, judge_fd, summarise
+from models.gan.coverage import (CollapseConfig, class_shares, collapse_warnings, coverage_report, judge_fd, real_reference,
+                                 summarise, summarise_samples)
 from models.gan.health import diversity_ratio
 from models.judge.model import JUDGE_CLASSES, REJECT, judge_images, load_judge, model_range_to_uint8
 from models.judge.negatives import blob
@@ -163,3 +164,6 @@ def test_the_bundled_generator_forced_to_collapse_warns(judge):
     assert "diversity_falling" in keys and keys & {"class_dominates", "class_absent"}
     shares, div = _history(judge, healthy, real, steps)
     assert "diversity_falling" not in {w.key for w in collapse_warnings(np.array(steps), shares, div)}
+    ref = real_reference(judge, 200)
+    one, many = summarise_samples(judge, collapsed, ref), summarise_samples(judge, healthy, ref)
+    assert max(one.shares) == 1.0 and max(many.shares) < 1.0 and one.judge_fd > many.judge_fd

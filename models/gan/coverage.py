@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from ..judge.model import JUDGE_CLASSES, REJECT, JudgeVerdict, SpriteJudgeNet, judge_images
+from ..judge.model import JUDGE_CLASSES, REJECT, JudgeVerdict, SpriteJudgeNet, judge_images, model_range_to_uint8
 from ..shapes import sprite_arrays
 from .health import HealthWarning
 
@@ -60,6 +60,12 @@ def summarise(samples: JudgeVerdict, real: JudgeVerdict) -> CoverageSummary:
 
 
 REAL_SEEDS = (99, 98)  # the real sprites of the FD reference, and a second set (their FD is the floor)
+
+
+def summarise_samples(judge: SpriteJudgeNet, samples, reference: JudgeVerdict) -> CoverageSummary:
+    """The live figures of a generator's grid: samples (B, C, S, S) in [-1, 1] (a torch tensor), reference
+    from real_reference (computed once). ~15-30 ms for 36 sprites on one CPU thread."""
+    return summarise(judge_images(judge, model_range_to_uint8(samples)), reference)
 
 
 def real_reference(judge: SpriteJudgeNet, n: int = 1000, seed: int = REAL_SEEDS[0]) -> JudgeVerdict:
