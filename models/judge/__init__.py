@@ -1,0 +1,1 @@
+"""The sprite judge: six shapes + "not a shape", calibrated; generated data (negatives), training, evaluation."""
