@@ -119,9 +119,14 @@ def main() -> None:
     judge = train_judge(cache=args.judge)
     trainer = load_run(args.run, images=torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
     z = torch.randn(args.samples, trainer.config.gan.latent_size, generator=torch.Generator().manual_seed(1234))
-    s = score_samples(judge, trainer.sample(z))
+    samples = trainer.sample(z)
+    s = score_samples(judge, samples)
     out = {"run": args.run, "step": trainer.step, **asdict(s),
            "recognisable_vs_real": s.recognisable / max(s.real_recognisable, 1e-9)}
+    from ..judge.model import load_judge, model_range_to_uint8
+    from .coverage import coverage_report
+    # the 7-class calibrated sprite judge: per-class shares, accepted share (a shape, confidence >= 0.9), judge FD
+    out["sprite_judge"] = coverage_report(load_judge(), model_range_to_uint8(samples))
     print(json.dumps(out, indent=1))
 
 
