@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    from .gc_guard import collect_on_gui_thread
+
+    collect_on_gui_thread()  # garbage holding Qt objects must never be collected on a worker thread
     app.setApplicationName("Vision Explorer")
     app.setOrganizationName("VisionExplorer")
     from pathlib import Path as _Path
