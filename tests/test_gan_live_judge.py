@@ -146,3 +146,17 @@ def test_the_session_turns_coverage_and_fd_points_into_render_ready_values(image
     assert names == JUDGE_CLASSES and shares.shape == (len(JUDGE_CLASSES),)
     fd_steps = np.concatenate([v.curves.fd_steps for v in views])
     assert fd_steps.tolist() == [0, 5] and all(not v.curves.empty for v in views if len(v.curves.fd_steps))
+
+
+def test_collapse_texts_name_the_missing_shapes_in_plain_english():
+    from models.gan.coverage import collapse_warnings
+
+    steps = np.arange(100, 225, 25)  # 5 grids
+    no_cross = np.tile([0.2, 0.2, 0.2, 0.2, 0.2, 0.0, 0.0], (5, 1))
+    text = collapse_warnings(steps, no_cross, np.zeros((0, 2)))[0].text
+    assert "No crosses in the last 5" in text and "crosss" not in text
+    blobs = np.tile([0, 0, 0, 0, 0, 0, 1.0], (5, 1))  # every sample "not a shape"
+    text = collapse_warnings(steps, blobs, np.zeros((0, 2)))[0].text
+    assert text.startswith("No recognisable shape in the last 5")
+    crosses = np.tile([0, 0, 0, 0, 0, 0.9, 0.1], (1, 1))
+    assert "are crosses:" in collapse_warnings([220], crosses, np.zeros((0, 2)))[0].text

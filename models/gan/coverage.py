@@ -87,6 +87,11 @@ def coverage_report(judge: SpriteJudgeNet, samples: np.ndarray, n_real: int = 10
             "real_sprites": as_dict(summarise(other, ref))}
 
 
+def plural(name: str) -> str:
+    """'circle' -> 'circles', 'cross' -> 'crosses'."""
+    return name + ("es" if name.endswith(("s", "x", "sh", "ch")) else "s")
+
+
 @dataclass(frozen=True)
 class CollapseConfig:
     min_step: int = 100  # an untrained G draws near-identical noise: no warning before this step
@@ -113,15 +118,16 @@ def collapse_warnings(steps: np.ndarray, shares: np.ndarray, diversity: np.ndarr
         if last[top] > cfg.dominant_share:
             out.append(HealthWarning(
                 "class_dominates",
-                f"{last[top]:.0%} of the samples are {JUDGE_CLASSES[top]}s: G is collapsing onto one shape. "
+                f"{last[top]:.0%} of the samples are {plural(JUDGE_CLASSES[top])}: G is collapsing onto one shape. "
                 "Try spectral normalisation, the hinge loss, a lower G learning rate or a new seed."))
         recent = shares[-cfg.absent_points:]
         if len(recent) == cfg.absent_points:
             gone = [JUDGE_CLASSES[c] for c in range(REJECT) if float(recent[:, c].max()) == 0.0]
             if gone:
+                what = "recognisable shape" if len(gone) == REJECT else ", no ".join(plural(g) for g in gone)
                 out.append(HealthWarning(
                     "class_absent",
-                    f"No {', no '.join(g + 's' for g in gone)} in the last {cfg.absent_points} sample grids: "
+                    f"No {what} in the last {cfg.absent_points} sample grids: "
                     "G has dropped part of the data (missing modes)."))
         if steps[-1] >= cfg.not_shape_min_step and last[REJECT] > cfg.not_shape_share:
             out.append(HealthWarning(
