@@ -127,13 +127,21 @@ class DetectionQKVPage(QWidget):
     def on_result(self, result) -> None:
         """The Detection tab showed a new result: follow its image and (through model_ref) its model."""
         self.image = result.image
-        key, ref, _title = self.model_ref()
-        self._wanted = (image_digest(result.image), key, ref)
+        self._wanted = None  # worked out when the view is on screen: a hidden view costs the tab nothing
         self.refresh()
 
+    def _wanted_key(self) -> tuple | None:
+        """(image digest, key, ref) of the tab's last result, computed once per result."""
+        if self._wanted is None and self.image is not None:
+            key, ref, _title = self.model_ref()
+            self._wanted = (image_digest(self.image), key, ref)
+        return self._wanted
+
     def refresh(self) -> None:
-        key = self._wanted
-        if key is None or key in (self._done_key, self._running_key) or not self.isVisible():
+        if not self.isVisible():
+            return
+        key = self._wanted_key()
+        if key is None or key in (self._done_key, self._running_key):
             return
         self._running_key = key
         self.ctx.worker.submit(detr_qkv_job, key[1], key[2], self.image, channel=CHANNEL, title="Capturing DETR Q, K, V",
@@ -141,7 +149,7 @@ class DetectionQKVPage(QWidget):
                                on_error=lambda msg, k=key: self._on_error(k, msg))
 
     def is_busy(self) -> bool:
-        return self._running_key is not None or (self.isVisible() and self._wanted not in (None, self._done_key))
+        return self._running_key is not None or (self.isVisible() and self._wanted_key() not in (None, self._done_key))
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
