@@ -14,11 +14,11 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from ..errors import CheckpointError
-from ..loading import bundled_weights_path, load_into, load_state_dict_file, torchvision_state_dict
+from ..loading import bundled_weights_path, load_into, load_state_dict_file
 from ..registry import ModelSource, ModelSpec, SourceKind, register
 from ..safetensors_io import read_metadata
 from ..shapes import SHAPE_CLASSES
+from ..torchvision_models import build_torchvision
 from .architectures import ARCHITECTURES, Architecture
 from .stages import StageModel
 
@@ -95,21 +95,8 @@ TORCHVISION_MODELS = (
 
 
 def _torchvision_loader(entry: TorchvisionEntry):
-    names = tuple(entry.weights.meta["categories"])
-
     def load(source: ModelSource, device: str = "cpu", progress=None) -> StageModel:
-        torch.manual_seed(0)
-        net = entry.builder(weights=None, num_classes=len(names))
-        title = entry.title
-        if source.kind == SourceKind.TORCHVISION:
-            load_into(net, torchvision_state_dict(entry.weights, progress), entry.title)
-        elif source.kind == SourceKind.CHECKPOINT:
-            load_into(net, load_state_dict_file(source.ref), entry.title)
-            title = f"{entry.title.split(' (')[0]}: {source.ref}"
-        elif source.kind == SourceKind.RANDOM:
-            title = f"{entry.title.split(' (')[0]} (random weights)"
-        else:
-            raise CheckpointError(f"{entry.title} can't load from a {source.kind.value} source.")
+        net, title, names = build_torchvision(entry.builder, entry.weights, entry.title, source, progress)
         return StageModel(ImageNetClassifier(net).to(device).eval(), entry.stage_paths, names, (224, 224), title)
 
     return load

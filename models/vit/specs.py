@@ -12,10 +12,10 @@ from typing import Callable
 import torch
 from torchvision.models import ViT_B_16_Weights, ViT_B_32_Weights, ViT_L_16_Weights, vit_b_16, vit_b_32, vit_l_16
 
-from ..errors import CheckpointError
-from ..loading import bundled_weights_path, load_into, load_state_dict_file, torchvision_state_dict
+from ..loading import bundled_weights_path, load_into, load_state_dict_file
 from ..registry import ModelSource, ModelSpec, SourceKind, register
 from ..safetensors_io import read_metadata
+from ..torchvision_models import build_torchvision
 from .bundled import ShapesViT, ViTConfig
 from .capture_bundled import BundledViT
 from .capture_hf import load_hf_vit
@@ -61,21 +61,8 @@ TORCHVISION_VITS = (
 
 
 def _torchvision_loader(entry: TorchvisionViTEntry):
-    names = tuple(entry.weights.meta["categories"])
-
     def load(source: ModelSource, device: str = "cpu", progress=None) -> TorchvisionViT:
-        torch.manual_seed(0)
-        model = entry.builder(weights=None, num_classes=len(names))
-        title = entry.title
-        if source.kind == SourceKind.TORCHVISION:
-            load_into(model, torchvision_state_dict(entry.weights, progress), entry.title)
-        elif source.kind == SourceKind.CHECKPOINT:
-            load_into(model, load_state_dict_file(source.ref), entry.title)
-            title = f"{entry.title.split(' (')[0]}: {source.ref}"
-        elif source.kind == SourceKind.RANDOM:
-            title = f"{entry.title.split(' (')[0]} (random weights)"
-        else:
-            raise CheckpointError(f"{entry.title} can't load from a {source.kind.value} source.")
+        model, title, names = build_torchvision(entry.builder, entry.weights, entry.title, source, progress)
         return TorchvisionViT(model.to(device), entry.key, title, names)
 
     return load
