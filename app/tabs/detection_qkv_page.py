@@ -13,9 +13,10 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Slot
-from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QSpinBox, QVBoxLayout, QWidget
 from superqt import QLabeledSlider
 
+from widgets.labels import wrapped_label
 from widgets.attention_mosaic import AttentionMosaic
 from widgets.image_view import ImageView
 from widgets.qkv_bars import TokenBars
@@ -27,17 +28,6 @@ from ..vit_session import image_digest
 CHANNEL = "detection-qkv"
 BOX = "#9aa0a6"
 SELECTED = "#ffd54f"
-
-
-def _label(text: str = "", bold: bool = False, lines: int = 0) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    if bold:
-        label.setStyleSheet("font-weight: bold;")
-    if lines:
-        label.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 4)
-        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-    return label
 
 
 class DetectionQKVPage(QWidget):
@@ -55,7 +45,7 @@ class DetectionQKVPage(QWidget):
         self._build()
 
     def _build(self) -> None:
-        self.caption = _label("Run a DETR in the Detection tab: this view shows how one object query reads the image.",
+        self.caption = wrapped_label("Run a DETR in the Detection tab: this view shows how one object query reads the image.",
                               True, lines=2)
         self.image_view = ImageView()
         self.image_view.setMinimumSize(260, 220)
@@ -73,8 +63,8 @@ class DetectionQKVPage(QWidget):
         form.addRow("Head", self.head_slider)
         form.addRow("Object query", self.query_spin)
         form.addRow(self.scale_check)
-        self.checks = _label(lines=3)
-        self.explanation = _label(lines=5)
+        self.checks = wrapped_label(lines=3)
+        self.explanation = wrapped_label(lines=5)
         col1 = QVBoxLayout()
         col1.addWidget(self.caption)
         col1.addWidget(self.image_view, 1)
@@ -88,7 +78,7 @@ class DetectionQKVPage(QWidget):
         kv.addWidget(self.k_map)
         kv.addWidget(self.v_map)
         col2 = QVBoxLayout()
-        col2.addWidget(_label("q = W_q(object query + position): decoder. K = W_k(memory + position), "
+        col2.addWidget(wrapped_label("q = W_q(object query + position): decoder. K = W_k(memory + position), "
                               "V = W_v(memory): encoder (image features).", True, lines=4))
         col2.addWidget(self.q_in_map)
         col2.addWidget(self.q_map)
@@ -102,12 +92,12 @@ class DetectionQKVPage(QWidget):
         col3 = QVBoxLayout()
         for w in (self.scores_bars, self.scaled_bars, self.weights_bars):
             col3.addWidget(w, 2)
-        col3.addWidget(_label("4. The same query in every head (click one)", True))
+        col3.addWidget(wrapped_label("4. The same query in every head (click one)", True))
         col3.addWidget(self.heads_view)
         col3.addWidget(self.proj_map, 1)
         self.self_bars = TokenBars(axis_label="object query")
         col4 = QVBoxLayout()
-        col4.addWidget(_label("Beside it: decoder self-attention", True))
+        col4.addWidget(wrapped_label("Beside it: decoder self-attention", True))
         col4.addWidget(self.self_bars, 1)
         layout = QHBoxLayout(self)
         layout.addLayout(col1, 3)

@@ -10,10 +10,11 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Slot
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox,
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QSpinBox,
                                QVBoxLayout, QWidget)
 from superqt import QLabeledSlider
 
+from widgets.labels import wrapped_label
 from widgets.attention_mosaic import AttentionMosaic
 from widgets.image_view import ImageView
 from widgets.qkv_bars import TokenBars, nice_bound
@@ -23,18 +24,6 @@ from ..qkv_session import QKVFrame, QKVSession, qkv_vit_job
 from ..vit_session import image_digest, shared_session
 
 CHANNEL = "vit-qkv"
-
-
-def _label(text: str = "", bold: bool = False, lines: int = 0) -> QLabel:
-    """A wrapping label; with `lines`, a fixed height, so a new text never re-lays out (and repaints) the page."""
-    label = QLabel(text)
-    label.setWordWrap(True)
-    if bold:
-        label.setStyleSheet("font-weight: bold;")
-    if lines:
-        label.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 4)
-        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-    return label
 
 
 class QKVPage(QWidget):
@@ -57,7 +46,7 @@ class QKVPage(QWidget):
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        self.caption = _label("Drop an image: the Q/K/V view runs the Attention tab's model with hooks.", True, lines=2)
+        self.caption = wrapped_label("Drop an image: the Q/K/V view runs the Attention tab's model with hooks.", True, lines=2)
         self.image_view = ImageView()
         self.image_view.setMinimumSize(220, 200)
         self.image_view.setToolTip("Click a patch: it becomes the query. The overlay is this head's softmax weights.")
@@ -69,7 +58,7 @@ class QKVPage(QWidget):
         self.x_map, self.q_map, self.out_map = (MatrixHeatmap(max_height=30) for _ in range(3))
         self.k_map, self.v_map = MatrixHeatmap(), MatrixHeatmap()
         self.scores_bars, self.scaled_bars, self.weights_bars = TokenBars(), TokenBars(), TokenBars()
-        self.heads_label = _label("4. The same query in every head (click one to select it)", bold=True)
+        self.heads_label = wrapped_label("4. The same query in every head (click one to select it)", bold=True)
         self.heads_view = AttentionMosaic("", "head")
         self.heads_view.setFixedHeight(120)
         self.heads_out_map, self.proj_map, self.resid_map = MatrixHeatmap(), MatrixHeatmap(), MatrixHeatmap()
@@ -107,7 +96,7 @@ class QKVPage(QWidget):
         self.token_spin.setToolTip("Query token index (0 = the first prefix token, e.g. CLS); or click a patch")
         self.scale_check = QCheckBox("Scale by 1/sqrt(d_k)\n(untick: the temperature what-if)")
         self.scale_check.setChecked(True)
-        self.notes = _label(lines=20)  # one label for the three texts: one repaint per query, not three
+        self.notes = wrapped_label(lines=20)  # one label for the three texts: one repaint per query, not three
         box = QGroupBox("Q, K, V: the query")
         form = QFormLayout(box)
         form.addRow("Layer", self.layer_slider)
