@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QSizePolicy
 
 
 def wrapped_label(text: str = "", bold: bool = False, lines: int = 0) -> QLabel:
@@ -15,3 +15,13 @@ def wrapped_label(text: str = "", bold: bool = False, lines: int = 0) -> QLabel:
         label.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 4)
         label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
     return label
+
+
+def title_and_readout() -> tuple[QLabel, QLabel]:
+    """A bold title and a grey monospace readout line above a plot; long texts never widen the page."""
+    title, readout = QLabel(""), QLabel(" ")
+    title.setStyleSheet("font-weight: bold;")
+    readout.setStyleSheet("color: #9aa0a6; font-family: monospace;")
+    for label in (title, readout):
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return title, readout

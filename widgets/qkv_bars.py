@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from .labels import title_and_readout
 
 BAR = "#4fc3f7"
 QUERY = "#ffd54f"
@@ -30,12 +32,7 @@ def nice_bound(x: float) -> float:
 class TokenBars(QWidget):
     def __init__(self, parent=None, axis_label: str = "token") -> None:
         super().__init__(parent)
-        self.title = QLabel("")
-        self.title.setStyleSheet("font-weight: bold;")
-        self.readout = QLabel(" ")
-        self.readout.setStyleSheet("color: #9aa0a6; font-family: monospace;")
-        for label in (self.title, self.readout):  # long texts must not widen the page
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title, self.readout = title_and_readout()
         self.plot = pg.PlotWidget(background="#202124")
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from .labels import title_and_readout
 
 DIVERGING = "CET-D1"  # blue - white - red, centred on 0
 
@@ -27,12 +29,7 @@ def hover_text(values: np.ndarray, row_labels: tuple[str, ...], col_prefix: str,
 class MatrixHeatmap(QWidget):
     def __init__(self, parent=None, max_height: int | None = None) -> None:
         super().__init__(parent)
-        self.title = QLabel("")
-        self.title.setStyleSheet("font-weight: bold;")
-        self.readout = QLabel(" ")
-        self.readout.setStyleSheet("color: #9aa0a6; font-family: monospace;")
-        for label in (self.title, self.readout):  # long texts must not widen the page
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title, self.readout = title_and_readout()
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("#202124")
         if max_height:
