@@ -66,3 +66,14 @@ def test_typing_a_value_in_the_label_moves_the_slider(qtbot, slider):
 def test_setting_the_same_value_emits_nothing(qtbot, slider):
     with qtbot.assertNotEmitted(slider.valueChanged):
         slider.setValue(0.5)
+
+
+def test_decimal_slider_is_a_two_decimal_keyboard_slider(qtbot):
+    from widgets.float_slider import decimal_slider
+
+    s = decimal_slider(0.05, 0.95, 0.5)
+    qtbot.addWidget(s)
+    assert (s.minimum(), s.maximum(), s.value(), s.singleStep()) == (0.05, 0.95, 0.5, 0.01)
+    assert s.spin.decimals() == 2
+    qtbot.keyClick(s.slider, Qt.Key.Key_PageUp)
+    assert s.value() == pytest.approx(0.6)

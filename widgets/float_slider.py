@@ -122,3 +122,14 @@ class FloatSlider(QWidget):
     @Slot(float)
     def _on_spin(self, value: float) -> None:
         self.setValue(value)
+
+
+def decimal_slider(lo: float, hi: float, value: float) -> FloatSlider:
+    """A two-decimal slider from lo to hi: arrow keys step 0.01, PgUp/PgDn 0.1."""
+    slider = FloatSlider(Qt.Orientation.Horizontal)
+    slider.setRange(lo, hi)
+    slider.setDecimals(2)
+    slider.setSingleStep(0.01)
+    slider.setPageStep(0.1)
+    slider.setValue(value)
+    return slider

@@ -20,7 +20,7 @@ from superqt import QLabeledSlider
 from models.vit.views import HEADS_TEXT, MODE_TITLES, MODES
 from widgets.attention_mosaic import AttentionMosaic
 from widgets.attention_topk import TopKBars
-from widgets.float_slider import FloatSlider
+from widgets.float_slider import decimal_slider
 from widgets.image_view import COLORMAPS, ImageView
 from widgets.model_picker import ModelPicker
 from widgets.placeholder import Placeholder
@@ -34,17 +34,6 @@ from .qkv_page import QKVPage
 from .qkv_toy_page import QKVToyPage
 
 LOADING = "Loading the model..."
-
-
-def decimal_slider(lo: float, hi: float, value: float) -> FloatSlider:
-    """Two decimals; arrow keys step 0.01, PgUp/PgDn 0.1."""
-    slider = FloatSlider(Qt.Orientation.Horizontal)
-    slider.setRange(lo, hi)
-    slider.setDecimals(2)
-    slider.setSingleStep(0.01)
-    slider.setPageStep(0.1)
-    slider.setValue(value)
-    return slider
 
 
 class AttentionTab(TabPage):

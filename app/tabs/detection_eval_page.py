@@ -18,9 +18,10 @@ from widgets.detection_confusion import ConfusionMatrix
 from widgets.detection_eval_tables import APTable, WorstImages
 from widgets.detection_pr_plot import PRPlot
 from widgets.detection_status import StatusLine
+from widgets.float_slider import decimal_slider
 
 from ..detection_eval_session import EvalSession
-from .detection_image_view import decimal_slider, text_label
+from .detection_image_view import text_label
 
 CHANNEL = "detection-eval"
 MAX_CELL_LINES = 300

@@ -12,22 +12,11 @@ from widgets.detection_boxes import BoxesItem
 from widgets.detection_classes import ClassList
 from widgets.detection_status import StatusLine
 from widgets.detection_table import DetectionTable
-from widgets.float_slider import FloatSlider
+from widgets.float_slider import decimal_slider
 from widgets.image_view import ImageView
 
 from ..detection_session import AttentionView, BoxesView
 from .. import detection_texts as T
-
-
-def decimal_slider(lo: float, hi: float, value: float) -> FloatSlider:
-    """A 0.01-step slider whose arrow keys (0.01) and PgUp/PgDn (0.1) work."""
-    s = FloatSlider(Qt.Orientation.Horizontal)
-    s.setRange(lo, hi)
-    s.setDecimals(2)
-    s.setSingleStep(0.01)
-    s.setPageStep(0.1)
-    s.setValue(value)
-    return s
 
 
 def text_label(text: str = "") -> QLabel:
