@@ -27,17 +27,13 @@ class Architecture:
     patch_token_loss: bool  # ViTs: the head also classifies the mean patch token after every block
 
 
-def _vit_init(model: nn.Module) -> None:
-    init_weights(model)
-
-
 ARCHITECTURES: dict[str, Architecture] = {a.key: a for a in (
     Architecture("convnext", "ConvNeXt-style CNN (bundled)", "cnn", ConvNeXtConfig(), ConvNeXtShapes,
                  init_convnext, "compare_convnext_shapes.safetensors", False),
-    Architecture("vit-convstem", "Conv-stem ViT (bundled)", "vit", ViTConfig(), ShapesViT, _vit_init,
+    Architecture("vit-convstem", "Conv-stem ViT (bundled)", "vit", ViTConfig(), ShapesViT, init_weights,
                  "vit_shapes.safetensors", True),
     Architecture("coatnet", "CoAtNet-style hybrid (bundled)", "hybrid", CoAtNetConfig(), CoAtNetShapes,
                  init_convnext, "compare_coatnet_shapes.safetensors", False),
-    Architecture("vit-plain", "Plain ViT, linear patches (bundled)", "vit", ViTConfig(), PlainViT, _vit_init,
+    Architecture("vit-plain", "Plain ViT, linear patches (bundled)", "vit", ViTConfig(), PlainViT, init_weights,
                  "compare_vit_plain_shapes.safetensors", True),
 )}
