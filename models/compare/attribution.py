@@ -6,8 +6,10 @@
 - Token stages of a CLS-token ViT: attention rollout (Abnar & Zuidema 2020, models.vit.rollout) and
   gradient-weighted attention rollout (Chefer et al., CVPR 2021): per block A_bar = mean over heads of
   (dL/dA * A) clamped at 0, R = R + A_bar R from the identity, the CLS row over the patch tokens.
-The attention weights come from forward hooks on the model's softmax modules (`attend`), so a model is
-explained with its own numbers.
+The attention weights are read from the model itself by its capture (models.compare.rollout_capture:
+the bundled ViTs' softmax modules, timm, torchvision and transformers attention), so a model is explained
+with its own numbers. Blocks that ran before the CLS token was added (ConViT) are padded to the last
+block's tokens; attention over windows or reduced keys (Swin, PVT) has no rollout, and says why.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..vit.rollout import box_density_ratio, rollout
+from .rollout_capture import align_tokens, capture_of
 from .stages import StageInfo, StageModel, reshape_transform
 
 CAM_METHODS = ("gradcam", "hirescam", "gradcam++", "layercam")
@@ -53,17 +56,33 @@ def cam_target(sm: StageModel, stage: StageInfo) -> torch.nn.Module:
     return module
 
 
+def _through(out, probe: torch.nn.Module):
+    """The module output with its first tensor passed through `probe` (tuples rebuilt around it)."""
+    if isinstance(out, torch.Tensor):
+        return probe(out)
+    if isinstance(out, (tuple, list)) and out:
+        first = _through(out[0], probe)
+        return None if first is None else type(out)([first, *out[1:]])
+    return None
+
+
 def cam_map(sm: StageModel, image: torch.Tensor, stage: StageInfo, method: str, class_index: int) -> np.ndarray:
-    """(H, W) CAM in [0, 1] of `class_index` at `stage` for one image (1, 3, H, W)."""
+    """(H, W) CAM in [0, 1] of `class_index` at `stage` for one image (1, 3, H, W).
+
+    pytorch-grad-cam reads a target layer's output tensor; transformers blocks return tuples, so the
+    target's first output tensor runs through an identity probe that pytorch-grad-cam hooks instead."""
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     cam_cls = _cam_class(method)
     was_training = sm.model.training
-    cam = cam_cls(model=sm.model, target_layers=[cam_target(sm, stage)], reshape_transform=reshape_transform(stage))
+    probe = torch.nn.Identity()
+    handle = cam_target(sm, stage).register_forward_hook(lambda _m, _i, out: _through(out, probe))
+    cam = cam_cls(model=sm.model, target_layers=[probe], reshape_transform=reshape_transform(stage))
     try:
         with torch.enable_grad():
             out = cam(input_tensor=image, targets=[ClassifierOutputTarget(int(class_index))])  # (1, H, W)
     finally:
+        handle.remove()
         cam.activations_and_grads.release()
         sm.model.train(was_training)
     heat = np.nan_to_num(out[0].astype(np.float32))
@@ -71,31 +90,26 @@ def cam_map(sm: StageModel, image: torch.Tensor, stage: StageInfo, method: str, 
 
 
 def attention_modules(sm: StageModel) -> list[torch.nn.Module]:
-    """The softmax modules whose outputs are attention weights, in forward order."""
-    return [m for name, m in sm.model.named_modules() if name.endswith("attend")]
+    """The attention modules rollout reads, in forward order (empty: nothing to roll out)."""
+    return capture_of(sm.attention).modules(sm.model)
+
+
+def rollout_note(sm: StageModel) -> str:
+    """Why rollout is not offered for this model, when it has attention ("" otherwise)."""
+    return capture_of(sm.attention).reason
 
 
 def _attentions(sm: StageModel, image: torch.Tensor, class_index: int | None, with_grads: bool):
     """Logits (C,), attentions [(heads, N, N)] per block, and their gradients w.r.t. the class logit."""
-    captured: list[torch.Tensor] = []
-
-    def keep(_m, _i, out):
-        if with_grads:
-            out.retain_grad()
-        captured.append(out)
-
-    hooks = [m.register_forward_hook(keep) for m in attention_modules(sm)]
-    try:
+    with capture_of(sm.attention).capture(sm.model, keep_grad=with_grads) as captured:
         with torch.set_grad_enabled(with_grads):
             logits = sm.model(image)[0]  # (C,)
             if with_grads:
                 sm.model.zero_grad(set_to_none=True)
                 logits[int(class_index)].backward()
-    finally:
-        for h in hooks:
-            h.remove()
-    attn = [a[0].detach() for a in captured]  # (heads, N, N) each
-    grads = [a.grad[0] if a.grad is not None else torch.zeros_like(a[0]) for a in captured] if with_grads else []
+    attn = [a[0].detach().float().cpu() for a in captured]  # (heads, N, N) each
+    grads = [(a.grad[0] if a.grad is not None else torch.zeros_like(a[0])).float().cpu()
+             for a in captured] if with_grads else []
     return logits.detach(), attn, grads
 
 
@@ -114,7 +128,11 @@ def token_map(sm: StageModel, image: torch.Tensor, method: str, class_index: int
     """(H, W) map in [0, 1] from rollout or gradient-weighted rollout over all attention blocks."""
     _, attn, grads = _attentions(sm, image, class_index, with_grads=method == "grad-rollout")
     if not attn:
-        raise ValueError(f"{sm.title or 'this model'} has no attention blocks to roll out")
+        raise ValueError(rollout_note(sm) or f"{sm.title or 'this model'} has no attention blocks to roll out")
+    try:
+        attn, grads = align_tokens(attn, grads)
+    except ValueError as exc:
+        raise ValueError(rollout_note(sm) or f"{sm.title or 'this model'}: {exc}") from None
     if method == "rollout":
         joint = rollout(np.stack([a.numpy() for a in attn])[None], "mean", 0.0)[0]  # (N, N)
     else:

@@ -20,6 +20,7 @@ from ..safetensors_io import read_metadata
 from ..shapes import SHAPE_CLASSES
 from ..torchvision_models import build_torchvision
 from .architectures import ARCHITECTURES, Architecture
+from .rollout_capture import AttentionCapture, NoRollout, TorchMultiheadAttention
 from .stages import StageModel
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -73,6 +74,7 @@ class TorchvisionEntry:
     builder: Callable[..., nn.Module]
     weights: object  # the torchvision weights enum member
     stage_paths: tuple[str, ...]  # inside the wrapped model ("net." + torchvision's own paths)
+    attention: AttentionCapture | None = None  # how rollout reads its attention (None: no attention)
 
 
 def _paths(*names: str) -> tuple[str, ...]:
@@ -85,19 +87,24 @@ TORCHVISION_MODELS = (
     TorchvisionEntry("compare/convnext_tiny", "ConvNeXt-T (torchvision, ImageNet)", "cnn", tvm.convnext_tiny,
                      tvm.ConvNeXt_Tiny_Weights.IMAGENET1K_V1, _paths("features.1", "features.3", "features.5", "features.7")),
     TorchvisionEntry("compare/swin_t", "Swin-T (torchvision, ImageNet)", "vit", tvm.swin_t,
-                     tvm.Swin_T_Weights.IMAGENET1K_V1, _paths("features.1", "features.3", "features.5", "features.7")),
+                     tvm.Swin_T_Weights.IMAGENET1K_V1, _paths("features.1", "features.3", "features.5", "features.7"),
+                     NoRollout("Attention rollout is not defined for Swin: it attends within shifted local windows, "
+                               "never over the whole image at once. Use Grad-CAM.")),
     TorchvisionEntry("compare/maxvit_t", "MaxViT-T (torchvision, ImageNet; hybrid)", "hybrid", tvm.maxvit_t,
-                     tvm.MaxVit_T_Weights.IMAGENET1K_V1, _paths("blocks.0", "blocks.1", "blocks.2", "blocks.3")),
+                     tvm.MaxVit_T_Weights.IMAGENET1K_V1, _paths("blocks.0", "blocks.1", "blocks.2", "blocks.3"),
+                     NoRollout("Attention rollout is not defined for MaxViT: it attends within blocks and grids, "
+                               "after convolutions, and pools instead of reading a CLS token. Use Grad-CAM.")),
     TorchvisionEntry("compare/vit_b_16", "ViT-B/16 (torchvision, ImageNet)", "vit", tvm.vit_b_16,
                      tvm.ViT_B_16_Weights.IMAGENET1K_V1,
-                     _paths(*(f"encoder.layers.encoder_layer_{i}" for i in range(12)))),
+                     _paths(*(f"encoder.layers.encoder_layer_{i}" for i in range(12))), TorchMultiheadAttention()),
 )
 
 
 def _torchvision_loader(entry: TorchvisionEntry):
     def load(source: ModelSource, device: str = "cpu", progress=None) -> StageModel:
         net, title, names = build_torchvision(entry.builder, entry.weights, entry.title, source, progress)
-        return StageModel(ImageNetClassifier(net).to(device).eval(), entry.stage_paths, names, (224, 224), title)
+        return StageModel(ImageNetClassifier(net).to(device).eval(), entry.stage_paths, names, (224, 224), title,
+                          attention=entry.attention)
 
     return load
 
@@ -118,3 +125,5 @@ for _entry in TORCHVISION_MODELS:
         sources=(SourceKind.TORCHVISION, SourceKind.RANDOM, SourceKind.CHECKPOINT),
         capabilities={"family": _entry.family, "bundled": False, "input_size": 224},
     ))
+
+from . import hf_catalog, timm_catalog  # noqa: E402,F401  (register the transformers and timm entries)

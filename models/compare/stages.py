@@ -50,6 +50,9 @@ class StageModel:
     class_names: tuple[str, ...]
     image_size: tuple[int, int] = (64, 64)  # (H, W) it is run at
     title: str = ""
+    # how rollout reads the attention weights (models.compare.rollout_capture); None: softmax modules named
+    # "attend" (the bundled ViTs)
+    attention: object | None = None
 
     def module(self, path: str) -> nn.Module:
         return self.model.get_submodule(path)
