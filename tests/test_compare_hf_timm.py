@@ -155,6 +155,15 @@ def test_hf_bad_folders_give_clear_errors(tmp_path):
     assert "not a model folder" in _message_ok(info.value)
 
 
+def test_hf_folder_that_loads_but_cannot_run_says_so(tmp_path):
+    """transformers builds this Swin (a 4-token window on a 2x2 last stage) but its forward fails."""
+    T.SwinForImageClassification(T.SwinConfig(image_size=64, patch_size=4, embed_dim=8, depths=[1, 1, 2, 1],
+                                              num_heads=[1, 1, 1, 2], window_size=4, num_labels=3)).save_pretrained(tmp_path)
+    with pytest.raises(CheckpointError) as info:
+        get("compare/hf-swin").load(ModelSource(SourceKind.HUGGINGFACE, str(tmp_path)))
+    assert "loads but does not run on a 64x64 image" in _message_ok(info.value)
+
+
 def test_hf_id_not_cached_offline_says_so(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(WeightsUnavailableError) as info:

@@ -22,7 +22,7 @@ from ..hf_errors import first_line, load_errors, load_failure, refused_pickle
 from ..hub_access import hub_usable, require_hub
 from ..registry import ModelSource, ModelSpec, SourceKind, register
 from .rollout_capture import AttentionCapture, HFOutputAttentions, NoRollout
-from .stages import StageModel
+from .stages import StageModel, trace_stages
 
 HF_MAX_PARAMETERS = 1_000_000_000
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -243,7 +243,19 @@ def load_hf_classifier(entry: HFEntry, ref: str, device: str = "cpu", progress=N
         raise load_failure(exc, ref, entry.title) from None
     model = HFClassifier(net, prep).to(device).eval()
     title = f"{entry.title.split(' (')[0]}: {local.name if is_dir else ref}"
-    return StageModel(model, paths, names, prep.size, title, attention=entry.attention)
+    return checked_runs(StageModel(model, paths, names, prep.size, title, attention=entry.attention), ref)
+
+
+def checked_runs(sm: StageModel, ref: str) -> StageModel:
+    """The model, after one forward on a blank image has found its stages; a model whose settings load but
+    do not run (or whose stages form no grid) gives one clear sentence instead of a library traceback."""
+    try:
+        trace_stages(sm)
+    except (RuntimeError, ValueError, IndexError, TypeError, AttributeError, AssertionError) as exc:
+        text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"'{ref}' loads but does not run on a {sm.image_size[0]}x{sm.image_size[1]} image "
+                              f"({text}).") from None
+    return sm
 
 
 def _loader(entry: HFEntry):

@@ -23,6 +23,7 @@ from ..errors import CheckpointError, WeightsUnavailableError
 from ..hub_access import require_hub
 from ..loading import load_into, load_state_dict_file
 from ..registry import ModelSource, ModelSpec, SourceKind, register
+from .hf_catalog import checked_runs
 from .rollout_capture import AttentionCapture, NoRollout, TimmAttention
 from .stages import StageModel
 
@@ -227,7 +228,8 @@ def load_timm_classifier(entry: TimmEntry, source: ModelSource, device: str = "c
     net = TimmClassifier(model, mean, std).to(device).eval()
     stages = model.get_submodule(entry.stage_list)
     paths = tuple(f"net.{entry.stage_list}.{i}" for i in range(len(stages)))
-    return StageModel(net, paths, class_names(model, pcfg), _input_size(model, cfg), title, attention=entry.attention)
+    sm = StageModel(net, paths, class_names(model, pcfg), _input_size(model, cfg), title, attention=entry.attention)
+    return checked_runs(sm, ref or entry.name)
 
 
 def _loader(entry: TimmEntry):
