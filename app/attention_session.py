@@ -113,8 +113,9 @@ class AttentionSession:
             self.view = replace(self.view, layer=result.num_layers - 1, head=0 if self.single_head else None,
                                 patch=(gh // 2) * gw + gw // 2)
         preds = top_k(result.logits, result.class_names, 5) if result.logits is not None else None
+        note = (result.ood_warning if preds is not None else NO_CLASSIFIER)
         return ResultFrame(result.image, self.grid(), result.num_layers, result.num_heads, self.controls(),
-                           "CLS" if result.has_cls else "Received", preds, "" if preds is not None else NO_CLASSIFIER)
+                           "CLS" if result.has_cls else "Received", preds, note)
 
     def grid(self) -> tuple[int, int] | None:
         return self.result.grid if self.result is not None and self.show_grid else None

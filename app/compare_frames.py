@@ -128,6 +128,7 @@ class ColumnFrame:
     top5: str  # "" when nothing to show
     message: str  # non-empty: the column shows only this (loading, weights missing, failure)
     stage_text: str
+    warning: str = ""  # the out-of-distribution warning under the prediction ("" for none)
     attribution: AttributionPanel | None = None
     field: FieldPanel | None = None
     equivariance: EquivariancePanel | None = None

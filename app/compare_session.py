@@ -255,7 +255,7 @@ class CompareSession:
         st = self.stage(c)
         stage_text = (f"Stage {st.index + 1} of {len(b.stages)} (depth {st.relative_depth:.2f}): "
                       f"{_shape(st)}")
-        frame = ColumnFrame(b.title, top5_text(b.probabilities, b.class_names), "", stage_text)
+        frame = ColumnFrame(b.title, top5_text(b.probabilities, b.class_names), "", stage_text, b.ood_warning)
         panel = {"attribution": self._attribution_panel, "receptive-field": self._field_panel,
                  "equivariance": self._equivariance_panel, "hierarchy": self._hierarchy_panel}[self.view](c)
         return frame.with_panel(self.view, panel)

@@ -57,6 +57,9 @@ class CompareColumn(QWidget):
         self.picker_box.addWidget(self.picker)
         self.picker_box.toggleButton().setToolTip("Choose this column's model and its weights")
         self.top5 = _label(2)
+        self.warning = _label(0)  # the out-of-distribution warning: hidden unless the image is unlike the data
+        self.warning.setStyleSheet("font-size: 11px; color: #8a4b00; background: #fff3d6; padding: 3px;")
+        self.warning.setVisible(False)
         self.stage_label = _label(1)
         self.stack = QStackedWidget()
         for build in (self._attribution, self._field, self._equivariance, self._hierarchy):
@@ -66,6 +69,7 @@ class CompareColumn(QWidget):
         layout.setContentsMargins(2, 0, 2, 0)
         layout.addWidget(self.picker_box)
         layout.addWidget(self.top5)
+        layout.addWidget(self.warning)
         layout.addWidget(self.stage_label)
         layout.addWidget(self.body, 1)
 
@@ -165,6 +169,9 @@ class CompareColumn(QWidget):
         if self.picker_box.text() != head:
             set_text(self.picker_box, head)
         set_text(self.top5, frame.top5)
+        set_text(self.warning, frame.warning)
+        if self.warning.isHidden() == bool(frame.warning):
+            self.warning.setVisible(bool(frame.warning))
         set_text(self.stage_label, frame.stage_text)
         if frame.message:
             if self.body.showing_content() or self.body.message.text() != frame.message:

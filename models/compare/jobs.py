@@ -29,6 +29,16 @@ _cache = None
 # one load at a time: the columns' loads run on parallel loader threads, and random-weight loaders seed the
 # global torch RNG (torch.manual_seed) before building: in parallel they would draw each other's numbers
 _LOAD_LOCK = threading.Lock()
+_OOD_CALIBRATIONS: dict = {}  # ModelRef -> OodCalibration, measured once per model and session
+
+
+def _ood_warning(ref: ModelRef, sm, seen: np.ndarray) -> str:
+    """For a model trained here on shapes only: the out-of-distribution warning for this image ("" if none)."""
+    from ..shapes_ood import assess, calibrate
+
+    if ref not in _OOD_CALIBRATIONS:
+        _OOD_CALIBRATIONS[ref] = calibrate(sm.model)
+    return assess(sm.model, sm.title, seen, _OOD_CALIBRATIONS[ref]).message
 
 
 def compare_cache():
@@ -182,9 +192,10 @@ def column_job(ctx: JobContext, ref: ModelRef, image: np.ndarray):
         scale = np.array([sm.image_size[1] / w, sm.image_size[0] / h] * 2, np.float32)
         boxes = boxes * scale
     has_cls = stages[-1].prefix_tokens > 0 and bool(attention_modules(sm))
+    warning = _ood_warning(ref, sm, seen) if spec.capabilities.get("bundled") else ""
     return ColumnBase(ref, sm.title or spec.title, str(spec.capabilities.get("family", "")), seen, stages,
                       tuple(sm.class_names), probs.astype(np.float32), has_cls, boxes.astype(np.float32), names,
-                      time.perf_counter() - start)
+                      time.perf_counter() - start, warning)
 
 
 def attribution_job(ctx: JobContext, ref: ModelRef, seen: np.ndarray, stage, method: str, class_index: int,

@@ -39,6 +39,7 @@ class ColumnBase:
     boxes: np.ndarray  # (K, 4) float32 [x, y, w, h] of known objects, in model-input pixels (shapes samples)
     box_names: tuple[str, ...]  # (K,) their class names
     seconds: float = 0.0
+    ood_warning: str = ""  # models trained on shapes only: why this image is unlike their data ("" if it is not)
 
 
 @dataclass(frozen=True)

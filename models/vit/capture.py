@@ -114,6 +114,10 @@ class CapturableViT(ABC):
         self.module.to(device)
         return self
 
+    def unfamiliar_image_warning(self, seen: np.ndarray, logits: torch.Tensor | None) -> str:
+        """Models trained on a narrow data set: why `seen` is unlike it ("" when it is not, or not known)."""
+        return ""
+
     def input_size(self, size: int | None) -> int:
         """The square input side actually used: `size` rounded down to a multiple of the patch size."""
         side = self.preprocessing(None).size if size is None else int(size)
@@ -183,6 +187,7 @@ def capture_job(ctx: JobContext, model: CapturableViT, image: np.ndarray, input_
         class_names=model.class_names,
         embedding_filters=model.embedding_filters(),
         position_embeddings=model.position_embeddings((g, g)),
+        ood_warning=model.unfamiliar_image_warning(seen, logits),
     )
 
 

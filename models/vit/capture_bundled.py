@@ -16,6 +16,16 @@ class BundledViT(CapturableViT):
     def __init__(self, model: ShapesViT, key: str = "vit/bundled-shapes", title: str = "Bundled shapes ViT"):
         self.model = model.eval()
         self.key, self.title = key, title
+        self._ood_calibration = None  # measured on held-out shapes at the first image
+
+    def unfamiliar_image_warning(self, seen: np.ndarray, logits: torch.Tensor | None) -> str:
+        from ..shapes_ood import assess, calibrate
+
+        if logits is None or seen.shape[:2] != (self.model.cfg.image_size,) * 2:
+            return ""  # calibrated at the training size only
+        if self._ood_calibration is None:
+            self._ood_calibration = calibrate(self.model)
+        return assess(self.model, self.title, seen, self._ood_calibration).message
 
     @property
     def module(self) -> nn.Module:

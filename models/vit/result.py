@@ -24,6 +24,7 @@ class ViTForwardResult:
     class_names: tuple[str, ...] | None
     embedding_filters: np.ndarray | None  # (K, 3, kh, kw) float32: patch projection (or first stem conv) weights
     position_embeddings: np.ndarray | None  # (gh * gw, D) float32 for the current grid (interpolated if needed)
+    ood_warning: str = ""  # a model trained on shapes only: why this image is unlike its data ("" if it is not)
 
     @property
     def num_prefix(self) -> int:
