@@ -57,8 +57,8 @@ class GanInsight(QObject):
     def side_tabs(self, real_view: QWidget) -> QTabWidget:
         """A real batch or the latent panel; a click on a grid cell shows the latent panel."""
         tabs = QTabWidget()
-        tabs.addTab(real_view, "A real batch")
-        tabs.addTab(self.latent, "Latent space")
+        tabs.addTab(real_view, "Real batch")
+        tabs.addTab(self.latent, "Latent")
         self.samples.cell_clicked.connect(lambda _: tabs.setCurrentWidget(self.latent))
         return tabs
 

@@ -26,7 +26,11 @@ JUDGE_FD_HELP = ("Judge FD: the Fréchet distance between the sprite judge's fea
                  "FID, and only comparable between runs of this app). Lower is closer to real sprites.")
 DEFAULTS = dict(dataset="shapes", data_ref="", image_size=32, latent_size=64, loss="bce", batch_size=64, seed=0,
                 d_steps=1, lr_g=2e-4, lr_d=2e-4, beta1_g=0.5, beta2_g=0.999, beta1_d=0.5, beta2_d=0.999,
-                sample_every=25)
+                sample_every=25, width=32, d_width=32, spectral_norm=False, diffaugment="", g_ema=0.0, num_classes=0)
+GAN_KEYS = ("image_size", "latent_size", "width", "d_width", "spectral_norm", "num_classes")  # GanConfig fields
+# the techniques of the bundled runs, one click away in the form (hinge, spectral norm, DiffAugment, EMA, TTUR)
+RECIPE = dict(loss="hinge", spectral_norm=True, diffaugment="translation", g_ema=0.999, lr_g=1e-4, lr_d=4e-4,
+              beta1_g=0.0, beta2_g=0.9, beta1_d=0.0, beta2_d=0.9)
 SCREENSHOT_STEPS = 40  # a screenshot trains this many steps past the loaded run
 
 
@@ -117,6 +121,7 @@ class RunView:
     current_grid: tuple | None  # (step, image) to add after the history, when the history lacks it
     real_grid: np.ndarray  # (H, W, 3) uint8
     stats_text: str
+    coverage: tuple | None = None  # (step, (C,) class shares, C names) of the newest judged grid, for the histogram
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,9 @@ class GanImageSession:
         self.start_after_load = False
         self.screenshot_target: int | None = None
         self.grids_since_start = 0
+        self.coverage_steps = np.zeros(0, np.int64)  # (J,) steps of the judged grids (saved with the run)
+        self.coverage_shares = np.zeros((0, 0))  # (J, C) the judge's class shares of each
+        self.coverage_names: tuple[str, ...] = ()
 
     # ---- what the next action does
     @property
@@ -175,9 +183,8 @@ class GanImageSession:
         """The TrainConfig of the form's values (raises UserFacingError on bad values)."""
         from models.gan.config import GanConfig, TrainConfig  # torch-free
 
-        gan = GanConfig(image_size=values["image_size"], latent_size=values["latent_size"],
-                        channels=DATASET_INFO[values["dataset"]][1], width=32)
-        return TrainConfig(gan=gan, **{k: v for k, v in values.items() if k not in ("image_size", "latent_size")})
+        gan = GanConfig(channels=DATASET_INFO[values["dataset"]][1], **{k: values[k] for k in GAN_KEYS if k in values})
+        return TrainConfig(gan=gan, **{k: v for k, v in values.items() if k not in GAN_KEYS})
 
     @staticmethod
     def loss_help(key: str) -> str:
@@ -227,13 +234,28 @@ class GanImageSession:
         self.state = RunState.READY
         cfg = dict(ready.config)
         gan = cfg.pop("gan", {})
-        form = {**cfg, "image_size": gan.get("image_size", 32), "latent_size": gan.get("latent_size", 64)}
+        form = {**cfg, **{k: gan[k] for k in GAN_KEYS if k in gan}}
+        form["d_width"] = form.get("d_width") or form.get("width", DEFAULTS["width"])  # 0: as wide as G
         m = ready.metrics
-        curves = _chunk(np.arange(1, len(m) + 1), m, ready.diversity)
+        cov = getattr(ready, "coverage", None)
+        cov = np.zeros((0, 2)) if cov is None or not len(cov) else np.asarray(cov).reshape(len(cov), -1)  # (J, 2 + C)
+        self.coverage_steps, self.coverage_shares = cov[:, 0].astype(np.int64), cov[:, 2:]
+        self.coverage_names = tuple(getattr(ready, "coverage_names", ()))
+        curves = _chunk(np.arange(1, len(m) + 1), m, ready.diversity, cov[:, :2])
         grids = tuple(ready.grids)
         current = None if grids and grids[-1][0] == ready.current_grid[0] else tuple(ready.current_grid)
         return RunView(ready.title, form, curves, grids, ready.grid_stride, current, ready.real_grid,
-                       f"step {ready.step:,} · elapsed {fmt_time(ready.elapsed_s)}")
+                       f"step {ready.step:,} · elapsed {fmt_time(ready.elapsed_s)}", self.coverage_at(None))
+
+    def coverage_at(self, step: int | None) -> tuple | None:
+        """(step, shares, names) of the newest judged grid at or before `step` (None: the newest of all), for
+        the histogram; None when no grid that early was judged."""
+        if not len(self.coverage_steps) or len(self.coverage_names) != self.coverage_shares.shape[1]:
+            return None
+        i = len(self.coverage_steps) - 1 if step is None else int(np.searchsorted(self.coverage_steps, step, "right")) - 1
+        if i < 0:
+            return None
+        return int(self.coverage_steps[i]), self.coverage_shares[i].copy(), self.coverage_names
 
     def update(self, upd) -> UpdateView:
         self.step = upd.step
@@ -245,6 +267,13 @@ class GanImageSession:
             self.grids_since_start += 1
         health = "<br>".join(f"⚠ {w.text}" for w in upd.health)
         cov = getattr(upd, "coverage", None)
+        if cov is not None:  # kept, so the history slider can show the histogram of an older grid
+            if len(self.coverage_names) != len(cov.shares) or len(self.coverage_steps) == 0:
+                self.coverage_shares = np.zeros((0, len(cov.shares)))
+                self.coverage_steps = np.zeros(0, np.int64)
+            self.coverage_names = tuple(cov.names)
+            self.coverage_steps = np.append(self.coverage_steps, cov.step)
+            self.coverage_shares = np.vstack([self.coverage_shares, np.asarray(cov.shares)[None]])
         return UpdateView(_chunk(upd.steps, upd.metrics, upd.diversity, getattr(upd, "judge_fd", None)), grid,
                           f"step {upd.step:,} · {upd.steps_per_s:.1f} steps/s · {fmt_time(upd.elapsed_s)}",
                           health, upd.message, None if cov is None else (cov.step, cov.shares, cov.names))
@@ -253,6 +282,9 @@ class GanImageSession:
         self.state = END_STATES.get(end.reason, RunState.PAUSED)
         if end.reason == "non_finite":
             self.step = end.step
+            if end.rolled_back_to is not None:
+                keep = self.coverage_steps <= end.rolled_back_to
+                self.coverage_steps, self.coverage_shares = self.coverage_steps[keep], self.coverage_shares[keep]
             return EndView(end.rolled_back_to, f"⛔ {end.message}")
         return EndView(None, None)
 

@@ -2,17 +2,21 @@
 
 `live_changed(dict)` fires for settings a running job can take between two steps (learning rates,
 betas, D steps per G step, sample interval); `structure_changed()` for those that need a new run (data, resolution,
-latent size, loss, batch size, seed). No torch here: the tab passes in the choices.
+latent size, loss, batch size, seed, and the techniques: G and D widths, spectral norm, DiffAugment, an averaged G,
+class conditioning). No torch here: the tab passes in the choices.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+                               QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 LIVE_KEYS = ("lr_g", "lr_d", "beta1_g", "beta2_g", "beta1_d", "beta2_d", "d_steps", "sample_every")
+AUGMENT_CHOICES = (("none", ""), ("translation", "translation"), ("colour + translation", "color,translation"),
+                   ("colour + translation + cutout", "color,translation,cutout"))  # (title, DiffAugment policy)
+EMA_DECAY = 0.999  # "Average G's weights" ticked
 
 
 def _lr_box(value: float) -> QDoubleSpinBox:
@@ -46,9 +50,12 @@ class GanSettingsForm(QWidget):
     structure_changed = Signal()
 
     def __init__(self, datasets: list[tuple[str, str]], losses: list[tuple[str, str]], defaults: dict[str, Any],
-                 parent: QWidget | None = None):
-        """datasets / losses: (key, title) pairs; defaults: a TrainConfig-like flat dict."""
+                 parent: QWidget | None = None, recipe: dict[str, Any] | None = None, num_classes: int = 6):
+        """datasets / losses: (key, title) pairs; defaults: a TrainConfig-like flat dict; recipe: the values the
+        'Bundled recipe' button sets; num_classes: the classes of a class-conditional run."""
         super().__init__(parent)
+        self.recipe = dict(recipe or {})
+        self.num_classes = num_classes
         self.dataset = QComboBox()
         for key, title in datasets:
             self.dataset.addItem(title, key)
@@ -76,6 +83,28 @@ class GanSettingsForm(QWidget):
         self.beta1_g, self.beta2_g = _beta_box(defaults["beta1_g"]), _beta_box(defaults["beta2_g"])
         self.beta1_d, self.beta2_d = _beta_box(defaults["beta1_d"]), _beta_box(defaults["beta2_d"])
         self.sample_every = _int_box(5, 5000, defaults["sample_every"], 5)
+        self.width = _int_box(8, 128, defaults.get("width", 32), 8)
+        self.width.setToolTip("G's feature maps at the largest resolution (x2, x4 at the coarser ones)")
+        self.d_width = _int_box(8, 256, defaults.get("d_width", 32), 8)
+        self.d_width.setToolTip("D's feature maps at its first layer: a larger D judges finer detail")
+        self.spectral_norm = QCheckBox("Spectral norm in D")
+        self.spectral_norm.setToolTip("Divide each D weight by its largest singular value: D stays smooth "
+                                      "(1-Lipschitz per layer) and cannot overpower G")
+        self.diffaugment = QComboBox()
+        for title, policy in AUGMENT_CHOICES:
+            self.diffaugment.addItem(title, policy)
+        self.diffaugment.setToolTip("DiffAugment: the same random shifts/colours/cutouts on real and fake images "
+                                    "before D, differentiable so G learns through them")
+        self.g_ema = QCheckBox("Samples from averaged G")
+        self.g_ema.setToolTip(f"Draw samples with a moving average of G's weights (decay {EMA_DECAY}): "
+                              "smoother, cleaner samples than G's latest step")
+        self.conditional = QCheckBox("Class-conditional")
+        self.conditional.setToolTip("G is told which shape to draw (conditional BatchNorm); D is a projection "
+                                    "discriminator that checks image and class together")
+        recipe_btn = QPushButton("Bundled recipe")
+        recipe_btn.setToolTip("Hinge loss, spectral norm, DiffAugment translation, averaged G, TTUR learning rates")
+        recipe_btn.clicked.connect(self._use_recipe)
+        recipe_btn.setEnabled(bool(self.recipe))
 
         data_box = QGroupBox("Data")
         f = QFormLayout(data_box)
@@ -88,6 +117,10 @@ class GanSettingsForm(QWidget):
         f.addRow("Loss", self.loss)
         f.addRow("Batch size", self.batch)
         f.addRow("Seed", self.seed)
+        f.addRow("Width G / D", self._pair(self.width, self.d_width))
+        f.addRow("DiffAugment", self.diffaugment)
+        f.addRow(self._pair(self.spectral_norm, self.g_ema))
+        f.addRow(self._pair(self.conditional, recipe_btn))
         opt_box = QGroupBox("Optimiser (applies live)")
         f = QFormLayout(opt_box)
         f.addRow("LR G", self.lr_g)
@@ -102,10 +135,12 @@ class GanSettingsForm(QWidget):
             layout.addWidget(box)
         self.set_values(defaults)
 
-        for w in (self.dataset, self.resolution, self.loss):
+        for w in (self.dataset, self.resolution, self.loss, self.diffaugment):
             w.currentIndexChanged.connect(self._structure)
-        for w in (self.latent, self.batch, self.seed):
+        for w in (self.latent, self.batch, self.seed, self.width, self.d_width):
             w.valueChanged.connect(self._structure)
+        for w in (self.spectral_norm, self.g_ema, self.conditional):
+            w.toggled.connect(self._structure)
         self.folder.editingFinished.connect(self._structure)
         for w in (self.lr_g, self.lr_d, self.beta1_g, self.beta2_g, self.beta1_d, self.beta2_d, self.d_steps,
                   self.sample_every):
@@ -128,6 +163,10 @@ class GanSettingsForm(QWidget):
             "d_steps": self.d_steps.value(), "lr_g": self.lr_g.value(), "lr_d": self.lr_d.value(),
             "beta1_g": self.beta1_g.value(), "beta2_g": self.beta2_g.value(), "beta1_d": self.beta1_d.value(),
             "beta2_d": self.beta2_d.value(), "sample_every": self.sample_every.value(),
+            "width": self.width.value(), "d_width": self.d_width.value(),
+            "spectral_norm": self.spectral_norm.isChecked(), "diffaugment": self.diffaugment.currentData(),
+            "g_ema": EMA_DECAY if self.g_ema.isChecked() else 0.0,
+            "num_classes": self.num_classes if self.conditional.isChecked() else 0,
         }
 
     def live_values(self) -> dict[str, Any]:
@@ -138,7 +177,8 @@ class GanSettingsForm(QWidget):
         """Show a run's settings (e.g. a loaded one) without emitting change signals."""
         widgets = [self.dataset, self.resolution, self.loss, self.latent, self.batch, self.seed, self.d_steps,
                    self.lr_g, self.lr_d, self.beta1_g, self.beta2_g, self.beta1_d, self.beta2_d, self.sample_every,
-                   self.folder]
+                   self.folder, self.width, self.d_width, self.spectral_norm, self.diffaugment, self.g_ema,
+                   self.conditional]
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -155,9 +195,27 @@ class GanSettingsForm(QWidget):
                     box.setValue(values[key])
             if "data_ref" in values:
                 self.folder.setText(values["data_ref"])
+            for box, key in ((self.width, "width"), (self.d_width, "d_width")):
+                if key in values:
+                    box.setValue(values[key])
+            if "diffaugment" in values:
+                if self.diffaugment.findData(values["diffaugment"]) < 0:  # a loaded run's own policy
+                    self.diffaugment.addItem(values["diffaugment"].replace(",", " + "), values["diffaugment"])
+                self.diffaugment.setCurrentIndex(self.diffaugment.findData(values["diffaugment"]))
+            for check, key in ((self.spectral_norm, "spectral_norm"), (self.g_ema, "g_ema"),
+                               (self.conditional, "num_classes")):
+                if key in values:
+                    check.setChecked(bool(values[key]))
         finally:
             for w in widgets:
                 w.blockSignals(False)
+
+    @Slot()
+    def _use_recipe(self) -> None:
+        """The bundled runs' techniques in one click (a new run is needed for them)."""
+        self.set_values(self.recipe)
+        self._structure()
+        self._live()
 
     @Slot()
     def _browse(self) -> None:

@@ -21,10 +21,11 @@ from widgets.live_curves import LiveCurves
 from widgets.sample_grid_history import SampleGridHistory, ScaledImage
 
 from ..context import AppContext
+from ..gan_conditional import GanConditional
 from ..gan_dialogs import ask_close_dialog, ask_data_folder, ask_save_path
 from ..gan_insight import GanInsight
-from ..gan_session import (DEFAULTS, DIVERSITY, JUDGE_FD, METRIC_SERIES, CloseChoice, CurveChunk, GanImageSession,
-                           RunState, lazy_job)
+from ..gan_session import (DEFAULTS, DIVERSITY, JUDGE_FD, METRIC_SERIES, RECIPE, CloseChoice, CurveChunk,
+                           GanImageSession, RunState, lazy_job)
 
 CHANNEL = "gan"
 CURVES_FPS = 4  # curves redraw at most 4 times a second while training (the job sends ~10 updates a second)
@@ -64,9 +65,12 @@ class GanImagePage(QWidget):
         self.load_btn = QPushButton("Load run…")
         self.bundled_btn = QPushButton("Bundled run")
         self.bundled_btn.setToolTip("The DCGAN trained on shape sprites that ships with the app (continue training it)")
+        self.conditional_btn = QPushButton("Bundled conditional run")
+        self.conditional_btn.setToolTip("The class-conditional GAN that ships with the app: ask it for a shape")
         for button, slot in ((self.start_btn, self.start), (self.pause_btn, self.pause), (self.step_btn, self.single_step),
                              (self.stop_btn, self.stop), (self.reset_btn, self.reset), (self.save_btn, self._ask_save),
-                             (self.load_btn, self._ask_load), (self.bundled_btn, self.load_bundled)):
+                             (self.load_btn, self._ask_load), (self.bundled_btn, self.load_bundled),
+                             (self.conditional_btn, self.load_conditional)):
             button.clicked.connect(slot)
         buttons = QGridLayout()
         for i, b in enumerate((self.start_btn, self.pause_btn, self.step_btn, self.stop_btn, self.reset_btn)):
@@ -86,11 +90,12 @@ class GanImagePage(QWidget):
         rb = QVBoxLayout(run_box)
         rb.addLayout(buttons)
         rb.addLayout(io)
+        rb.addWidget(self.conditional_btn)
         for w in (self.run_label, self.stats_label, self.state_label):
             rb.addWidget(w)
 
         self.form = GanSettingsForm([(k, v[0]) for k, v in DATASET_INFO.items()],
-                                    [(k, v[0]) for k, v in LOSS_INFO.items()], DEFAULTS)
+                                    [(k, v[0]) for k, v in LOSS_INFO.items()], DEFAULTS, recipe=RECIPE)
         self.form.live_changed.connect(self._on_live_settings)
         self.form.structure_changed.connect(self._on_structure_settings)
         self.loss_help = QLabel()
@@ -115,6 +120,7 @@ class GanImagePage(QWidget):
         self.samples = SampleGridHistory("Samples from fixed noise")
         self.samples.index_changed.connect(self._on_grid_chosen)
         self.insight = GanInsight(ctx, self.samples, lambda: self.session.run, self)
+        self.classes = GanConditional(ctx, self.samples, lambda: self.session.run, self)
         self.health = QLabel("")
         self.health.setWordWrap(True)
         self.health.setStyleSheet("background: #5c3b00; color: #ffe0a3; padding: 4px; border-radius: 3px;")
@@ -141,6 +147,7 @@ class GanImagePage(QWidget):
         rv.setContentsMargins(0, 0, 0, 0)
         rv.addWidget(self.samples, 3)
         self.side_tabs = self.insight.side_tabs(self.real_view)  # a real batch, or the latent strip of picked cells
+        self.side_tabs.addTab(self.classes.panel, "Classes")
         rv.addWidget(self.side_tabs, 2)
         rv.addWidget(what_s)
 
@@ -223,6 +230,10 @@ class GanImagePage(QWidget):
     @Slot()
     def load_bundled(self) -> None:
         self._load("load_bundled_job", title="Loading the bundled GAN run", start=False)
+
+    @Slot()
+    def load_conditional(self) -> None:
+        self._load("load_conditional_job", title="Loading the bundled conditional GAN run", start=False)
 
     def load_initial(self) -> None:
         if BUNDLED_RUN.is_file():
@@ -316,6 +327,8 @@ class GanImagePage(QWidget):
             self.samples.add(*view.current_grid)
         self.real_view.set_image(view.real_grid)
         self.insight.new_run(view.form_values.get("grid_samples", 36))
+        self.insight.show_coverage(view.coverage)  # a reopened run shows its judged coverage
+        self.classes.new_run(view.form_values.get("num_classes", 0))
         self.run_label.setText(view.title)
         self.stats_label.setText(view.stats_text)
         self.health.setVisible(False)
@@ -364,7 +377,9 @@ class GanImagePage(QWidget):
     @Slot(int)
     def _on_grid_chosen(self, step: int) -> None:
         """The history slider chose a sample grid: mark its step on the curves (none while following the newest)."""
-        self.curves.set_marker(None if self.samples.is_following() else step)
+        following = self.samples.is_following()
+        self.curves.set_marker(None if following else step)
+        self.insight.show_coverage(self.session.coverage_at(None if following else step))
 
     # ---- settings
     @Slot(object)
@@ -386,7 +401,7 @@ class GanImagePage(QWidget):
         self.start_btn.setText(c.start_text)
         for button, on in ((self.start_btn, c.start), (self.pause_btn, c.pause), (self.step_btn, c.step),
                            (self.stop_btn, c.stop), (self.reset_btn, c.reset), (self.save_btn, c.save),
-                           (self.load_btn, c.load), (self.bundled_btn, c.bundled)):
+                           (self.load_btn, c.load), (self.bundled_btn, c.bundled), (self.conditional_btn, c.bundled)):
             button.setEnabled(on)
         self.state_label.setText(c.state_text)
 
@@ -412,3 +427,4 @@ class GanImagePage(QWidget):
         self.control.request_stop()
         self.ctx.worker.cancel(CHANNEL)
         self.insight.shutdown()
+        self.classes.shutdown()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 BUNDLED_FILE = "gan_dcgan_sprites32.safetensors"  # the bundled run (G, D, optimisers, curves)
 BUNDLED_RUN = Path(__file__).resolve().parents[2] / "assets" / "weights" / BUNDLED_FILE
+CONDITIONAL_FILE = "gan_conditional_sprites32.safetensors"  # the bundled class-conditional run
+CONDITIONAL_RUN = BUNDLED_RUN.parent / CONDITIONAL_FILE
 
 LOSS_INFO: dict[str, tuple[str, str]] = {  # key -> (title, 2-3 sentences for a student)
     "bce": ("Non-saturating BCE",
@@ -22,6 +24,12 @@ LOSS_INFO: dict[str, tuple[str, str]] = {  # key -> (title, 2-3 sentences for a 
     "wgan-gp": ("WGAN-GP",
                 "D becomes a critic whose score difference between real and fake estimates the Wasserstein "
                 "distance. A gradient penalty keeps the critic's slope near 1; the D loss then tracks sample quality."),
+}
+
+AUGMENT_INFO: dict[str, str] = {  # DiffAugment op -> what it does (models.gan.augment implements them)
+    "color": "random brightness, saturation and contrast",
+    "translation": "shifts by up to 1/8 of the image",
+    "cutout": "a blank square over half the image side",
 }
 
 DATASET_INFO: dict[str, tuple[str, int, bool]] = {  # key -> (title, channels, needs a folder)

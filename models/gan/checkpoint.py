@@ -17,7 +17,7 @@ from ..config_checks import ConfigReader, check_budget, check_finite
 from ..errors import CheckpointError
 from ..loading import load_into, write_safetensors
 from ..safetensors_io import read_metadata, read_with_metadata
-from .catalog import DATASET_INFO, LOSS_INFO
+from .catalog import AUGMENT_INFO, DATASET_INFO, LOSS_INFO
 from .config import IMAGE_SIZES, GanConfig, TrainConfig
 from .networks import Discriminator, Generator
 from .trainer import GanTrainer
@@ -50,6 +50,9 @@ def save_run(trainer: GanTrainer, path: str | os.PathLike, elapsed_s: float = 0.
         tensors[f"G.{k}"] = v.detach().cpu().contiguous()
     for k, v in trainer.D.state_dict().items():
         tensors[f"D.{k}"] = v.detach().cpu().contiguous()
+    if trainer.G_ema is not None:
+        for k, v in trainer.G_ema.state_dict().items():
+            tensors[f"G_ema.{k}"] = v.detach().cpu().contiguous()
     groups_g = _flatten_optimizer("opt_g", trainer.opt_g, tensors)
     groups_d = _flatten_optimizer("opt_d", trainer.opt_d, tensors)
     tensors["rng"] = trainer.rng.get_state()
@@ -57,6 +60,7 @@ def save_run(trainer: GanTrainer, path: str | os.PathLike, elapsed_s: float = 0.
     tensors["real_batch"] = trainer.real_batch.contiguous()
     tensors["history.metrics"] = torch.from_numpy(trainer.metrics.view().copy())
     tensors["history.diversity"] = torch.from_numpy(trainer.diversity.view().copy())
+    tensors["history.coverage"] = torch.from_numpy(trainer.coverage.view().copy())  # the judge's class shares
     grid_steps = trainer.grids.steps()
     for i, (_, grid) in enumerate(trainer.grids.items):
         tensors[f"grid.{i}"] = torch.from_numpy(np.ascontiguousarray(grid))
@@ -121,7 +125,12 @@ def run_config_from_header(header: dict, where: str) -> TrainConfig:
     gan_fields = dict(image_size=g.integer("image_size", 32, 64, d.gan.image_size),
                       latent_size=g.integer("latent_size", 1, 1024, d.gan.latent_size),
                       channels=g.integer("channels", 1, 3, d.gan.channels),
-                      width=g.integer("width", 4, MAX_WIDTH, d.gan.width))
+                      width=g.integer("width", 4, MAX_WIDTH, d.gan.width),
+                      d_width=g.integer("d_width", 0, MAX_WIDTH, d.gan.d_width),
+                      spectral_norm=g.flag("spectral_norm", d.gan.spectral_norm),
+                      num_classes=g.integer("num_classes", 0, 100, d.gan.num_classes))
+    g.require(gan_fields["d_width"] == 0 or gan_fields["d_width"] >= 4,
+              f"gan.d_width={gan_fields['d_width']} is neither 0 (as G) nor at least 4.")
     g.require(gan_fields["image_size"] in IMAGE_SIZES,
               f"gan.image_size={gan_fields['image_size']} is not one of {IMAGE_SIZES}.")
     g.require(gan_fields["channels"] in (1, 3), f"gan.channels={gan_fields['channels']} is neither 1 nor 3.")
@@ -135,26 +144,41 @@ def run_config_from_header(header: dict, where: str) -> TrainConfig:
         batch_size=r.integer("batch_size", 2, 1024, d.batch_size), d_steps=r.integer("d_steps", 1, 16, d.d_steps),
         seed=r.integer("seed", 0, 2**62, d.seed), sample_every=r.integer("sample_every", 1, 10**6, d.sample_every),
         grid_samples=r.integer("grid_samples", 1, MAX_GRID_SAMPLES, d.grid_samples),
-        num_train_images=r.integer("num_train_images", 2, MAX_TRAIN_IMAGES, d.num_train_images))
+        num_train_images=r.integer("num_train_images", 2, MAX_TRAIN_IMAGES, d.num_train_images),
+        diffaugment=_augment_ops(r), g_ema=r.number("g_ema", 0.0, 0.99999, d.g_ema))
+    r.require(not gan.num_classes or config.dataset == "shapes",
+              f"a class-conditional run needs labelled data (the shape sprites), not '{config.dataset}'.")
     check_budget(lambda: torch.nn.ModuleList([Generator(gan), Discriminator(gan)]), where)
     return config
 
 
-def _training_images(config: TrainConfig, name: str, data_ref: str | None, progress) -> torch.Tensor:
-    """The run's training set: generated, from torchvision's default folder, or a folder the caller chose."""
-    from .data import DataRequest, load_images
+def _augment_ops(r: ConfigReader) -> str:
+    """The DiffAugment policy, only known op names (comma-separated)."""
+    value = r.data.get("diffaugment", "")
+    ops = [op.strip() for op in value.split(",") if op.strip()] if isinstance(value, str) else None
+    if ops is None or len(ops) > len(AUGMENT_INFO) or any(op not in AUGMENT_INFO for op in ops):
+        raise r.fail("diffaugment", value, f"comma-separated ops from {', '.join(AUGMENT_INFO)}")
+    return ",".join(ops)
+
+
+def _training_images(config: TrainConfig, name: str, data_ref: str | None,
+                     progress) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The run's training set and its labels (None for unlabelled data): generated, from torchvision's
+    default folder, or a folder the caller chose."""
+    from .data import DataRequest, load_labelled_images
 
     if DATASET_INFO[config.dataset][2] and not data_ref:  # needs a folder
         raise CheckpointError(
             f"'{name}' was trained on a folder of images. A run file never decides which folder is read: "
             "start a new run on that folder instead.")
     request = DataRequest(data_ref or "", config.gan.image_size, config.seed, config.num_train_images)
-    return load_images(config.dataset, request, progress)
+    return load_labelled_images(config.dataset, request, progress)
 
 
 def load_run(path: str | os.PathLike, images: torch.Tensor | None = None, device: str = "cpu",
-             progress=None, data_ref: str | None = None) -> GanTrainer:
-    """Rebuild the trainer exactly as saved. images: the training set (None: load it from the config).
+             progress=None, data_ref: str | None = None, labels: torch.Tensor | None = None) -> GanTrainer:
+    """Rebuild the trainer exactly as saved. images (and labels, for a conditional run): the training set
+    (None: load it from the config; a placeholder is fine for sampling only).
 
     data_ref: the folder of a "folder" run, chosen by the user (a path written in the file is never used;
     torchvision datasets are read from the app's default data folder)."""
@@ -167,15 +191,18 @@ def load_run(path: str | os.PathLike, images: torch.Tensor | None = None, device
     elapsed_s = h.number("elapsed_s", 0.0, 1e9, 0.0)
     grid_steps = h.ints("grid_steps", 0, 10**9, 0, 4096, ())
     grid_seen = h.integer("grid_seen", 0, 10**9, len(grid_steps))
-    check_finite({k: v for k, v in tensors.items() if k.startswith(("G.", "D.", "opt_g.", "opt_d.", "fixed_z"))}, where)
+    check_finite({k: v for k, v in tensors.items()
+                  if k.startswith(("G.", "G_ema.", "D.", "opt_g.", "opt_d.", "fixed_z"))}, where)
     if images is None:
-        images = _training_images(config, name, data_ref, progress)
+        images, labels = _training_images(config, name, data_ref, progress)
     if data_ref and DATASET_INFO[config.dataset][2]:
         config = config.with_(data_ref=str(data_ref))  # the folder the user chose (shown in the settings)
-    trainer = GanTrainer(config, images, device)
+    trainer = GanTrainer(config, images, device, labels=labels)
     sub = lambda p: {k[len(p) + 1:]: v for k, v in tensors.items() if k.startswith(p + ".")}  # noqa: E731
     load_into(trainer.G, sub("G"), f"the generator of this run ({config.gan})")
     load_into(trainer.D, sub("D"), f"the discriminator of this run ({config.gan})")
+    if trainer.G_ema is not None:
+        load_into(trainer.G_ema, sub("G_ema"), f"the averaged generator of this run ({config.gan})")
     try:
         trainer.opt_g.load_state_dict(_unflatten_optimizer("opt_g", tensors, header["opt_g_groups"]))
         trainer.opt_d.load_state_dict(_unflatten_optimizer("opt_d", tensors, header["opt_d_groups"]))
@@ -188,6 +215,8 @@ def load_run(path: str | os.PathLike, images: torch.Tensor | None = None, device
         trainer.real_batch = _real_batch(tensors["real_batch"], config)
         trainer.metrics.extend(tensors["history.metrics"].numpy())
         trainer.diversity.extend(tensors["history.diversity"].numpy())
+        if "history.coverage" in tensors:  # older runs have no coverage history
+            trainer.coverage.extend(tensors["history.coverage"].numpy())
         grids = [(s, tensors[f"grid.{i}"].numpy()) for i, s in enumerate(grid_steps)]
     except (KeyError, ValueError, RuntimeError, TypeError, IndexError, AttributeError) as exc:
         detail = (str(exc).strip().splitlines() or [""])[0][:100]

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from ..errors import UserFacingError
+from .catalog import AUGMENT_INFO
 
 IMAGE_SIZES = (32, 64)
 
@@ -16,9 +17,16 @@ class GanConfig:
     image_size: int = 32  # 32 or 64
     latent_size: int = 64
     channels: int = 3  # 1 for MNIST / Fashion-MNIST, 3 for colour data
-    width: int = 32  # feature maps of the widest-resolution layer; deeper layers use 2x, 4x, ...
+    width: int = 32  # G's feature maps at the widest-resolution layer; deeper layers use 2x, 4x, ...
+    d_width: int = 0  # the same for D; 0: as wide as G
+    spectral_norm: bool = False  # spectral normalisation of every D layer
+    num_classes: int = 0  # > 0: class-conditional (conditional BatchNorm in G, projection D)
 
     def __post_init__(self) -> None:
+        if not 4 <= self.width <= 256 or not (self.d_width == 0 or 4 <= self.d_width <= 256):
+            raise UserFacingError(f"Widths must be between 4 and 256, not {self.width} / {self.d_width}.")
+        if not 0 <= self.num_classes <= 100:
+            raise UserFacingError(f"A conditional GAN needs 1 to 100 classes, not {self.num_classes}.")
         if self.image_size not in IMAGE_SIZES:
             raise UserFacingError(f"Image size must be one of {IMAGE_SIZES}, not {self.image_size}.")
         if not 1 <= self.latent_size <= 1024:
@@ -52,17 +60,24 @@ class TrainConfig:
     sample_every: int = 25  # steps between fixed-noise sample grids
     grid_samples: int = 36  # images in the fixed-noise grid (a square number)
     num_train_images: int = 4096  # size of the generated shapes set
+    diffaugment: str = ""  # DiffAugment policy applied to real and fake before D, e.g. "color,translation"
+    g_ema: float = 0.0  # > 0: samples come from an exponential moving average of G's weights with this decay
 
     def __post_init__(self) -> None:
         if self.batch_size < 2:
             raise UserFacingError("Batch size must be at least 2.")
         if self.sample_every < 1:
             raise UserFacingError("Samples every N steps needs N >= 1.")
+        if not 0 <= self.g_ema < 1:
+            raise UserFacingError(f"The EMA decay of G must be in [0, 1), not {self.g_ema}.")
         if self.d_steps < 1:
             raise UserFacingError("D steps per G step must be at least 1.")
         for name in ("lr_g", "lr_d"):
             if not 0 < getattr(self, name) < 1:
                 raise UserFacingError(f"Learning rate {name} must be between 0 and 1.")
+        unknown = [op for op in self.diffaugment.split(",") if op.strip() and op.strip() not in AUGMENT_INFO]
+        if unknown:
+            raise UserFacingError(f"Unknown DiffAugment op '{unknown[0].strip()}' (known: {', '.join(AUGMENT_INFO)}).")
         for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d"):
             if not 0 <= getattr(self, name) < 1:
                 raise UserFacingError(f"Adam {name} must be in [0, 1).")

@@ -55,11 +55,15 @@ def _resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat(out)
 
 
-def _load_shapes(req: DataRequest, progress: ProgressFn | None) -> torch.Tensor:
+def _load_shapes_labelled(req: DataRequest, progress: ProgressFn | None) -> tuple[torch.Tensor, torch.Tensor]:
     if progress:
         progress(None, f"Drawing {req.num_images} shape sprites")
-    images, _ = sprite_arrays(req.num_images, req.seed + 12345, size=req.image_size)  # (N, S, S, 3)
-    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    images, labels = sprite_arrays(req.num_images, req.seed + 12345, size=req.image_size)  # (N, S, S, 3), (N,)
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
+
+
+def _load_shapes(req: DataRequest, progress: ProgressFn | None) -> torch.Tensor:
+    return _load_shapes_labelled(req, progress)[0]
 
 
 def _load_folder(req: DataRequest, progress: ProgressFn | None) -> torch.Tensor:
@@ -191,6 +195,17 @@ def load_images(key: str, req: DataRequest, progress: ProgressFn | None = None) 
     if images.dtype != torch.uint8 or images.dim() != 4:
         raise UserFacingError(f"Dataset '{key}' gave unusable data {tuple(images.shape)} {images.dtype}.")
     return images
+
+
+_LABELLED = {"shapes": _load_shapes_labelled}  # sources that know each image's class (conditional GANs)
+
+
+def load_labelled_images(key: str, req: DataRequest,
+                         progress: ProgressFn | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(N, C, S, S) uint8 images and (N,) int64 classes, or None for a source without classes."""
+    if key not in _LABELLED:
+        return load_images(key, req, progress), None
+    return _LABELLED[key](req, progress)
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:

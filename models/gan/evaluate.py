@@ -21,6 +21,7 @@ from .data import to_model_range
 
 
 CONFIDENT = 0.5
+EVAL_SEED = 1234  # the fixed noise of the 1,000 judged samples (the bundled runs' training stops on them too)
 
 
 class SpriteJudge(nn.Module):
@@ -101,6 +102,33 @@ def score_samples(judge: SpriteJudge, samples: torch.Tensor, size: int = 32, n_r
         class_counts=tuple(int(c) for c in counts))
 
 
+def eval_inputs(trainer: GanTrainer, n: int = 1000) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The fixed noise (n, latent) of the judged samples and, for a conditional run, the classes asked
+    for (n,): each class n / num_classes times."""
+    z = torch.randn(n, trainer.config.gan.latent_size, generator=torch.Generator().manual_seed(EVAL_SEED))
+    k = trainer.config.gan.num_classes
+    return z, (torch.arange(n) % k if k else None)
+
+
+def judge_run(trainer: GanTrainer, judge, n: int = 1000) -> dict:
+    """The judge's figures of n samples from fixed noise: per-class shares, accepted share, judge FD, and for
+    a conditional run the share of samples judged as the class asked for (overall and per class)."""
+    from ..judge.model import JUDGE_CLASSES, judge_images, model_range_to_uint8
+    from .coverage import coverage_report
+
+    z, y = eval_inputs(trainer, n)
+    images = model_range_to_uint8(trainer.sample(z, y))  # (n, S, S, 3)
+    out = coverage_report(judge, images)
+    if y is not None:
+        verdict = judge_images(judge, images)
+        hit = verdict.classes == y.numpy()
+        out["as_asked"] = round(float(hit.mean()), 4)
+        out["as_asked_accepted"] = round(float((hit & verdict.accepted).mean()), 4)
+        out["as_asked_per_class"] = {JUDGE_CLASSES[c]: round(float(hit[y.numpy() == c].mean()), 4)
+                                     for c in range(trainer.config.gan.num_classes)}
+    return out
+
+
 def main() -> None:
     """python -m models.gan.evaluate RUN.safetensors: the judge's scores of 1000 samples, as JSON."""
     import argparse
@@ -118,15 +146,15 @@ def main() -> None:
     Path(args.judge).parent.mkdir(parents=True, exist_ok=True)
     judge = train_judge(cache=args.judge)
     trainer = load_run(args.run, images=torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
-    z = torch.randn(args.samples, trainer.config.gan.latent_size, generator=torch.Generator().manual_seed(1234))
-    samples = trainer.sample(z)
+    z, y = eval_inputs(trainer, args.samples)
+    samples = trainer.sample(z, y)
     s = score_samples(judge, samples)
     out = {"run": args.run, "step": trainer.step, **asdict(s),
            "recognisable_vs_real": s.recognisable / max(s.real_recognisable, 1e-9)}
-    from ..judge.model import load_judge, model_range_to_uint8
-    from .coverage import coverage_report
+    from ..judge.model import load_judge
     # the 7-class calibrated sprite judge: per-class shares, accepted share (a shape, confidence >= 0.9), judge FD
-    out["sprite_judge"] = coverage_report(load_judge(), model_range_to_uint8(samples))
+    # (and for a conditional run the share judged as the class asked for)
+    out["sprite_judge"] = judge_run(trainer, load_judge(), args.samples)
     print(json.dumps(out, indent=1))
 
 

@@ -33,8 +33,10 @@ def _cell(trainer: GanTrainer, cell: int) -> torch.Tensor:
     return trainer.fixed_z[cell]  # (latent,)
 
 
-def _strip(trainer: GanTrainer, z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    images = to_uint8_hwc(trainer.sample(z.float()))  # (K, S, S, 3)
+def _strip(trainer: GanTrainer, z: torch.Tensor, cell: int) -> tuple[np.ndarray, np.ndarray]:
+    """G's images of z (K, latent); a conditional run draws them all as the class of the grid cell they start at."""
+    y = None if trainer.fixed_y is None else trainer.fixed_y[cell].repeat(len(z))  # (K,)
+    images = to_uint8_hwc(trainer.sample(z.float(), y))  # (K, S, S, 3)
     return images, mosaic(images, columns=len(images), gap=1, fill=60, border=1)
 
 
@@ -43,7 +45,7 @@ def interpolation_job(ctx: JobContext, trainer: GanTrainer, a: int, b: int, step
     yield Progress(0.0, "Interpolating in the latent space")
     ctx.check_cancelled()
     z = interpolate(_cell(trainer, a), _cell(trainer, b), steps, mode)  # (steps, latent)
-    images, strip = _strip(trainer, z)
+    images, strip = _strip(trainer, z, a)
     return LatentStrip("interpolation", (a, b), images, strip,
                        f"{mode} interpolation, cell {a + 1} → cell {b + 1}, {steps} steps (step {trainer.step:,})")
 
@@ -55,6 +57,6 @@ def walk_job(ctx: JobContext, trainer: GanTrainer, a: int, distance: float, seed
     z0 = _cell(trainer, a)
     direction = random_direction(z0.numel(), seed)  # (latent,)
     z = walk(z0, direction, np.linspace(0.0, distance, steps))  # (steps, latent)
-    images, strip = _strip(trainer, z)
+    images, strip = _strip(trainer, z, a)
     return LatentStrip("walk", (a,), images, strip,
                        f"walk from cell {a + 1}, direction #{seed}, 0 → {distance:+.1f} (step {trainer.step:,})")

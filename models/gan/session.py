@@ -3,7 +3,7 @@ handle the tab only passes back to jobs) plus everything the view shows, as nump
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -11,15 +11,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UserFacingError
 from ..jobs import JobContext, Load, Progress
 from ..loading import WEIGHTS_DIR
 from ..registry import ModelSource, ModelSpec, SourceKind, register
-from .catalog import BUNDLED_FILE, BUNDLED_RUN, DATASET_INFO, NeedsFolder
+from .catalog import BUNDLED_FILE, BUNDLED_RUN, CONDITIONAL_FILE, CONDITIONAL_RUN, DATASET_INFO, NeedsFolder
 from .checkpoint import load_run, run_dataset, save_run
-from .config import GanConfig, TrainConfig
-from .data import DataRequest, load_images
+from .config import TrainConfig
+from .data import DataRequest, load_labelled_images
 from .trainer import GanTrainer
+from ..judge.model import JUDGE_CLASSES
 
 
 
@@ -37,6 +38,8 @@ class RunReady:
     elapsed_s: float
     current_grid: tuple  # (step, (H, W, 3) uint8): G as it is now (the thinned history may not hold it)
     device: str = ""  # where the run's networks and optimiser state live
+    coverage: np.ndarray | None = None  # (J, 2 + judge classes) [step, judge FD, class shares...] per judged grid
+    coverage_names: tuple = ()  # the judge's class names, in the order of coverage's share columns
 
 
 def _ready(trainer: GanTrainer, title: str) -> RunReady:
@@ -46,7 +49,8 @@ def _ready(trainer: GanTrainer, title: str) -> RunReady:
         current = (trainer.step, trainer.make_samples()[0])  # show the generator as it is now
     return RunReady(trainer, title, trainer.config.to_dict(), trainer.step, trainer.metrics.view().copy(),
                     trainer.diversity.view().copy(), list(trainer.grids.items), trainer.grids.stride,
-                    trainer.real_grid(), trainer.elapsed_s, current, str(trainer.device))
+                    trainer.real_grid(), trainer.elapsed_s, current, str(trainer.device),
+                    trainer.coverage.view().copy(), JUDGE_CLASSES)
 
 
 def _with_progress(ctx: JobContext, fn, *args):
@@ -76,13 +80,16 @@ def _with_progress(ctx: JobContext, fn, *args):
 def new_run_job(ctx: JobContext, config: TrainConfig):
     """A fresh run: loads (or draws, or downloads) the data, builds G and D with the config's seed."""
     yield Progress(None, f"Loading {config.dataset} data")
-    images = yield from _with_progress(ctx, load_images, config.dataset,
-                                       DataRequest(config.data_ref, config.gan.image_size, config.seed,
-                                                   config.num_train_images))
+    images, labels = yield from _with_progress(ctx, load_labelled_images, config.dataset,
+                                               DataRequest(config.data_ref, config.gan.image_size, config.seed,
+                                                           config.num_train_images))
     gan = config.gan
+    if gan.num_classes and labels is None:
+        raise UserFacingError(f"A class-conditional GAN needs labelled images: {DATASET_INFO[config.dataset][0]} "
+                              "has no classes here. Pick the shape sprites, or untick 'Class-conditional'.")
     if images.shape[1] != gan.channels:
-        config = config.with_(gan=GanConfig(gan.image_size, gan.latent_size, int(images.shape[1]), gan.width))
-    trainer = GanTrainer(config, images, ctx.device)
+        config = config.with_(gan=replace(gan, channels=int(images.shape[1])))
+    trainer = GanTrainer(config, images, ctx.device, labels=labels)
     return _ready(trainer, f"New run: {config.dataset}, {config.loss}, seed {config.seed}")
 
 
@@ -110,6 +117,15 @@ def load_bundled_job(ctx: JobContext):
     return (yield from load_run_job(ctx, str(path), f"Bundled run: DCGAN on shape sprites"))
 
 
+def load_conditional_job(ctx: JobContext):
+    """The bundled class-conditional run (conditional BatchNorm in G, projection D)."""
+    if not CONDITIONAL_RUN.is_file():
+        raise CheckpointError(f"The bundled conditional GAN run {CONDITIONAL_FILE} is missing from {WEIGHTS_DIR}; "
+                              "train it with 'python -m models.gan.train_bundled --recipe conditional' "
+                              "(see assets/model_cards/gan_conditional_sprites32.md).")
+    return (yield from load_run_job(ctx, str(CONDITIONAL_RUN), "Bundled run: class-conditional GAN on shape sprites"))
+
+
 def save_run_job(ctx: JobContext, trainer: GanTrainer, path: str):
     yield Progress(None, f"Saving run to {Path(path).name}")
     save_run(trainer, path, trainer.elapsed_s)
@@ -129,3 +145,17 @@ register(ModelSpec(
     loader=_load_bundled_generator, default_source=ModelSource(SourceKind.BUNDLED, ""),
     sources=(SourceKind.BUNDLED, SourceKind.CHECKPOINT),
     capabilities={"image_size": 32, "latent_size": 64, "model_card": "assets/model_cards/gan_dcgan_sprites32.md"}))
+
+
+def _load_conditional_generator(source: ModelSource, device: str, progress=None) -> GanTrainer:
+    return load_run(source.ref or str(CONDITIONAL_RUN), device=device, progress=progress)
+
+
+register(ModelSpec(
+    key="gan/conditional-sprites32", task="gan", title="Class-conditional GAN 32x32, shape sprites (bundled)",
+    description="A GAN that draws the shape it is asked for: conditional BatchNorm in G, a projection "
+                "discriminator (Miyato & Koyama 2018), hinge loss, spectral norm, DiffAugment; the whole run is bundled.",
+    loader=_load_conditional_generator, default_source=ModelSource(SourceKind.BUNDLED, ""),
+    sources=(SourceKind.BUNDLED, SourceKind.CHECKPOINT),
+    capabilities={"image_size": 32, "latent_size": 64, "num_classes": 6,
+                  "model_card": "assets/model_cards/gan_conditional_sprites32.md"}))

@@ -15,6 +15,7 @@ import torch
 
 from ..errors import UserFacingError
 from ..imaging import mosaic
+from .augment import diff_augment
 from .config import TrainConfig
 from .data import to_model_range, to_uint8_hwc
 from .health import diversity_ratio
@@ -50,8 +51,9 @@ def make_grid(images: np.ndarray, pad: int = 1) -> np.ndarray:
 
 class GanTrainer:
     def __init__(self, config: TrainConfig, images: torch.Tensor, device: str = "cpu",
-                 snapshot_every: int = 25, grid_capacity: int = GRID_CAPACITY):
-        """images: (N, C, S, S) uint8 training set, C and S as in config.gan."""
+                 snapshot_every: int = 25, grid_capacity: int = GRID_CAPACITY, labels: torch.Tensor | None = None):
+        """images: (N, C, S, S) uint8 training set, C and S as in config.gan; labels: (N,) int64 classes,
+        needed to train a class-conditional GAN (config.gan.num_classes > 0)."""
         g = config.gan
         if images.dim() != 4 or images.shape[1] != g.channels or images.shape[-1] != g.image_size:
             raise UserFacingError(f"Training images {tuple(images.shape)} do not fit the model "
@@ -60,14 +62,23 @@ class GanTrainer:
         self.loss = get_loss(config.loss)
         self.device = torch.device(device)
         self.images = images  # stays on the CPU; batches are moved
+        if g.num_classes and labels is not None and (labels.shape != (len(images),) or int(labels.max()) >= g.num_classes):
+            raise UserFacingError(f"Labels {tuple(labels.shape)} do not fit {len(images)} images of "
+                                  f"{g.num_classes} classes.")
+        self.labels = labels if g.num_classes else None  # (N,) int64
         torch.manual_seed(config.seed)
         self.G = Generator(g).to(self.device)
         self.D = Discriminator(g).to(self.device)
+        # the weights samples are drawn with: a slow average of G's (config.g_ema > 0), else G itself
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if config.g_ema else None
         self.opt_g = torch.optim.Adam(self.G.parameters(), config.lr_g, betas=(config.beta1_g, config.beta2_g))
         self.opt_d = torch.optim.Adam(self.D.parameters(), config.lr_d, betas=(config.beta1_d, config.beta2_d))
         self.rng = torch.Generator().manual_seed(config.seed + 1)  # batches, noise and GP mixing (CPU)
         fixed = torch.Generator().manual_seed(config.seed + 2)
         self.fixed_z = torch.randn(config.grid_samples, g.latent_size, generator=fixed)  # (K, latent)
+        side = max(int(round(config.grid_samples ** 0.5)), 1)
+        # (K,) class of each grid cell: one class per row of the grid (None: unconditional)
+        self.fixed_y = (torch.arange(config.grid_samples) // side) % g.num_classes if g.num_classes else None
         idx = torch.randperm(len(images), generator=fixed)[: config.grid_samples]
         self.real_batch = images[idx]  # (K, C, S, S) uint8: shown beside the samples, basis of diversity
         self.step = 0
@@ -96,39 +107,65 @@ class GanTrainer:
         self.d_steps = c.d_steps
 
     # ---- one training step
-    def _real_batch(self) -> torch.Tensor:
+    @property
+    def conditional(self) -> bool:
+        return self.config.gan.num_classes > 0
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, C, S, S) real images in [-1, 1] and their classes (B,) (None: unconditional)."""
         idx = torch.randint(len(self.images), (self.config.batch_size,), generator=self.rng)
-        return to_model_range(self.images[idx]).to(self.device)  # (B, C, S, S)
+        if not self.conditional:
+            return to_model_range(self.images[idx]).to(self.device), None
+        if self.labels is None:
+            raise UserFacingError("This class-conditional run has no class labels for its training images "
+                                  "(only the generated shape sprites have them).")
+        return to_model_range(self.images[idx]).to(self.device), self.labels[idx].to(self.device)
 
     def _noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.config.gan.latent_size, generator=self.rng).to(self.device)  # (B, latent)
+
+    def _classes(self, n: int) -> torch.Tensor | None:
+        if not self.conditional:
+            return None
+        return torch.randint(self.config.gan.num_classes, (n,), generator=self.rng).to(self.device)  # (B,)
+
+    def _critic(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """D's scores (B,) of x after the run's DiffAugment (the same random ops for real and fake)."""
+        if self.config.diffaugment:
+            x = diff_augment(x, self.config.diffaugment, self.rng if self.device.type == "cpu" else None)
+        return self.D(x) if y is None else self.D(x, y)
+
+    def _generate(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.G(z) if y is None else self.G(z, y)
 
     def train_step(self) -> np.ndarray:
         """One G update after d_steps D updates. Returns the step's metrics (len(METRICS),)."""
         self.G.train()
         b = self.config.batch_size
         for _ in range(self.d_steps):
-            real = self._real_batch()
+            real, y = self._real_batch()
             with torch.no_grad():
-                fake = self.G(self._noise(b))
-            s_real, s_fake = self.D(real), self.D(fake)  # (B,), (B,)
+                fake = self._generate(self._noise(b), y)  # fakes of the same classes as the real batch
+            s_real, s_fake = self._critic(real, y), self._critic(fake, y)  # (B,), (B,)
             d_loss = self.loss.d_loss(s_real, s_fake)
             if self.loss.gradient_penalty:
                 alpha_gen = self.rng if self.device.type == "cpu" else None
-                d_loss = d_loss + self.loss.gradient_penalty * gradient_penalty(self.D, real, fake, alpha_gen)
+                d_loss = d_loss + self.loss.gradient_penalty * gradient_penalty(
+                    lambda x: self._critic(x, y), real, fake, alpha_gen)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             gn_d = grad_norm(self.D.parameters())
             self._ensure_finite(d_loss, gn_d, "D")
             self.opt_d.step()
-        z = self._noise(b)
-        s_gen = self.D(self.G(z))
+        z, y = self._noise(b), self._classes(b)
+        s_gen = self._critic(self._generate(z, y), y)
         g_loss = self.loss.g_loss(s_gen)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         gn_g = grad_norm(self.G.parameters())
         self._ensure_finite(g_loss, gn_g, "G")
         self.opt_g.step()
+        self._update_ema()
         self.D.zero_grad(set_to_none=True)  # D's grads from the G step are not D's own
         with torch.no_grad():
             sr, sf = s_real.detach(), s_fake.detach()
@@ -145,6 +182,17 @@ class GanTrainer:
             self.take_snapshot()
         return row
 
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """G_ema <- decay * G_ema + (1 - decay) * G (decay ramps up over the first steps); BatchNorm statistics copied."""
+        if self.G_ema is None:
+            return
+        decay = min(self.config.g_ema, (1 + self.step) / (10 + self.step))
+        for e, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            e.lerp_(p, 1.0 - decay)
+        for e, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            e.copy_(b)
+
     def _ensure_finite(self, loss: torch.Tensor, norm: torch.Tensor, who: str) -> None:
         if bool(torch.isfinite(loss)) and bool(torch.isfinite(norm)):
             return
@@ -156,11 +204,19 @@ class GanTrainer:
 
     # ---- samples and diversity
     @torch.no_grad()
-    def sample(self, z: torch.Tensor | None = None) -> torch.Tensor:
-        """Generator output in eval mode (BatchNorm running statistics): (B, C, S, S) in [-1, 1]."""
-        self.G.eval()
-        out = self.G((self.fixed_z if z is None else z).to(self.device)).cpu()
-        self.G.train()
+    def sample(self, z: torch.Tensor | None = None, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Generator output in eval mode (BatchNorm running statistics): (B, C, S, S) in [-1, 1].
+        z None: the fixed noise (and fixed classes); y: (B,) classes, needed by a conditional run."""
+        if z is None:
+            z, y = self.fixed_z, self.fixed_y
+        if self.conditional and y is None:
+            raise UserFacingError("A class-conditional generator needs a class for each noise vector.")
+        g = self.G_ema if self.G_ema is not None else self.G
+        training = g.training
+        g.eval()
+        y = None if y is None else y.to(self.device)
+        out = (g(z.to(self.device)) if y is None else g(z.to(self.device), y)).cpu()
+        g.train(training)
         return out
 
     def make_samples(self) -> tuple[np.ndarray, float]:
@@ -180,6 +236,7 @@ class GanTrainer:
     def _state(self) -> dict:
         return {
             "G": self.G.state_dict(), "D": self.D.state_dict(),
+            "G_ema": None if self.G_ema is None else self.G_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "rng": self.rng.get_state(), "n_metrics": len(self.metrics), "n_div": len(self.diversity),
         }
@@ -194,6 +251,8 @@ class GanTrainer:
         assert snap is not None
         st = copy.deepcopy(snap.state)
         self.G.load_state_dict(st["G"])
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(st["G_ema"])
         self.D.load_state_dict(st["D"])
         self.opt_g.load_state_dict(st["opt_g"])
         self.opt_d.load_state_dict(st["opt_d"])
@@ -206,6 +265,8 @@ class GanTrainer:
 
     def all_finite(self) -> bool:
         tensors = list(self.G.state_dict().values()) + list(self.D.state_dict().values())
+        if self.G_ema is not None:
+            tensors += list(self.G_ema.state_dict().values())
         return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
 
 
