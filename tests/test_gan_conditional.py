@@ -173,3 +173,24 @@ def test_the_conditional_session_loads_neither_qt_nor_torch():
     code = ("import sys, app.gan_conditional_session; "
             "bad = [m for m in ('torch', 'PySide6') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_the_class_panel_asks_for_the_picked_class(qtbot):
+    from widgets.gan_class_panel import GanClassPanel
+
+    panel = GanClassPanel()
+    qtbot.addWidget(panel)
+    panel.set_classes((), False, NOT_CONDITIONAL_HINT)
+    assert not panel.grid_btn.isEnabled() and not panel.picker.isEnabled()
+    panel.set_classes(SHAPES, True, CONDITIONAL_HINT)
+    assert panel.picker.itemText(3) == "a star"
+    with qtbot.waitSignal(panel.grid_requested) as asked:
+        panel.picker.setCurrentIndex(3)  # picking a class asks for it at once
+    assert asked.args == [3]
+    with qtbot.waitSignal(panel.new_noise_requested) as fresh:
+        panel.noise_btn.click()
+    assert fresh.args == [3]
+    panel.set_cell(6)
+    assert panel.strip_btn.text() == "Every class (cell 7)"
+    with qtbot.waitSignal(panel.strip_requested):
+        panel.strip_btn.click()

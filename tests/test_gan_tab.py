@@ -123,11 +123,15 @@ def test_the_chosen_sample_grid_is_marked_on_the_curves(tab, qtbot):
 
 
 def test_view_switches_pages_and_rejects_unknown_views(tab):
-    assert tab.views == ("image", "2d") and tab.current_view() == "image"
+    assert tab.views == ("image", "2d", "conditional") and tab.current_view() == "image"
     tab.show_view("2d")
     assert tab.stack.currentWidget() is tab.toy_page and tab.toy_page.session.toy is not None
+    tab.show_view("conditional")  # the image page, for the bundled conditional run's class panel
+    assert tab.stack.currentWidget() is tab.image_page and tab.current_view() == "conditional"
+    tab.show_view("2d")
+    assert tab.current_view() == "2d"
     tab.show_view("image")
-    assert tab.stack.currentWidget() is tab.image_page
+    assert tab.stack.currentWidget() is tab.image_page and tab.current_view() == "image"
     with pytest.raises(ValueError):
         tab.show_view("3d")
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from models.errors import UserFacingError
-from models.gan.catalog import BUNDLED_RUN, DATASET_INFO, LOSS_INFO, NeedsFolder
+from models.gan.catalog import BUNDLED_RUN, CONDITIONAL_RUN, DATASET_INFO, LOSS_INFO, NeedsFolder
 from models.gan.control import TrainingControl
 from widgets.gan_controls import GanSettingsForm
 from widgets.live_curves import LiveCurves
@@ -51,6 +51,7 @@ class GanImagePage(QWidget):
         self.ask_data_folder: Callable[[str], str] = lambda name: ask_data_folder(
             self, name, self.form.values().get("data_ref", ""))
         self._close_after_save: str | None = None  # a save path: save it, then close the window
+        self._screenshot_classes = False  # the screenshot shows the conditional run's class panel
 
         self.start_btn = QPushButton("Start")
         self.pause_btn = QPushButton("Pause")
@@ -406,9 +407,13 @@ class GanImagePage(QWidget):
         self.state_label.setText(c.state_text)
 
     # ---- screenshots and shutdown
-    def prepare_screenshot(self) -> None:
+    def prepare_screenshot(self, conditional: bool = False) -> None:
         self.session.screenshot_target = None
-        if BUNDLED_RUN.is_file():
+        self._screenshot_classes = conditional and CONDITIONAL_RUN.is_file()
+        if self._screenshot_classes:
+            self._load("load_conditional_job", title="Loading the bundled conditional GAN run", start=False,
+                       on_result=self._on_screenshot_ready)
+        elif BUNDLED_RUN.is_file():
             self._load("load_bundled_job", title="Loading the bundled GAN run", start=False,
                        on_result=self._on_screenshot_ready)
         else:
@@ -422,6 +427,10 @@ class GanImagePage(QWidget):
         self.start()
         for cell in (0, 5):  # an interpolation strip for the screenshot
             self.samples.cell_clicked.emit(cell)
+        if self._screenshot_classes:  # the class panel, asked for stars
+            self.side_tabs.setCurrentWidget(self.classes.panel)
+            self.classes.panel.picker.setCurrentIndex(3)
+            self.classes.panel.grid_requested.emit(3)
 
     def shutdown(self) -> None:
         self.control.request_stop()

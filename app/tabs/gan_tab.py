@@ -1,7 +1,8 @@
 """The GAN training tab: a thin host of two pages, chosen with the Mode buttons or `--view`.
 
 - "image": GanImagePage (gan_image_page.py), a DCGAN trained live with curves and a sample history;
-- "2d": Gan2DPage (gan_2d_page.py), GAN Lab's 2-D point clouds with D's map and G's gradients.
+- "2d": Gan2DPage (gan_2d_page.py), GAN Lab's 2-D point clouds with D's map and G's gradients;
+- "conditional": the image page with the bundled class-conditional run and its class panel ("a star").
 Each page has a Qt-free session (app/gan_session.py, app/gan_toy_session.py) holding its state.
 """
 from __future__ import annotations
@@ -18,11 +19,12 @@ from .gan_image_page import GanImagePage
 class GanTab(TabPage):
     key = "gan"
     title = "GAN training"
-    views = ("image", "2d")
+    views = ("image", "2d", "conditional")
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self._loaded_once = False
+        self._view = "image"
         self.image_page = GanImagePage(ctx)
         self.toy_page = Gan2DPage(ctx)
         self.mode_buttons = {"image": QRadioButton("Images (DCGAN)"), "2d": QRadioButton("2-D points (GAN Lab)")}
@@ -45,11 +47,14 @@ class GanTab(TabPage):
         layout.addWidget(self.stack, 1)
 
     def current_view(self) -> str:
-        return self.views[self.stack.currentIndex()]
+        if self.stack.currentWidget() is self.toy_page:
+            return "2d"
+        return "conditional" if self._view == "conditional" else "image"
 
     def show_view(self, view: str) -> None:
         super().show_view(view)
-        self.mode_buttons[view].setChecked(True)  # _on_mode switches the page
+        self._view = view
+        self.mode_buttons["2d" if view == "2d" else "image"].setChecked(True)  # _on_mode switches the page
 
     @Slot(bool)
     def _on_mode(self, toy: bool) -> None:
@@ -69,14 +74,14 @@ class GanTab(TabPage):
     def is_busy(self) -> bool:
         if self.current_view() == "2d":
             return self.toy_page.is_busy()
-        return self.image_page.session.screenshot_busy()
+        return self.image_page.session.screenshot_busy() or self.image_page.classes.busy()
 
     def prepare_screenshot(self) -> None:
         self._loaded_once = True
         if self.current_view() == "2d":
             self.toy_page.prepare_screenshot()
         else:
-            self.image_page.prepare_screenshot()
+            self.image_page.prepare_screenshot(conditional=self.current_view() == "conditional")
 
     def export_widget(self) -> QWidget:
         return self.stack.currentWidget()
