@@ -278,6 +278,8 @@ class CompareSession:
                 caption += f"; no {name} in this sample's boxes"
         else:
             caption = c.errors.get(key, f"{METHOD_TITLES[method]} at {where}: {WORKING}")
+        if b.rollout_note:  # a model with attention that rollout cannot explain (Swin's windows, PVT, ...)
+            caption += "\n" + b.rollout_note
         methods = self.methods(c)
         return AttributionPanel(b.image, None if result is None else result.heatmap, caption, methods,
                                 tuple(METHOD_TITLES[m] for m in methods), method, b.class_names, c.class_choice,

@@ -304,3 +304,24 @@ def test_align_tokens_pads_blocks_that_ran_before_the_cls_token():
     assert g0[:, 0].abs().sum() == 0 and g0[:, :, 0].abs().sum() == 0
     with pytest.raises(ValueError, match="one token grid"):
         align_tokens([torch.softmax(torch.randn(1, 16, 4), -1), late], [])  # reduced keys (PVT)
+
+
+def test_session_says_why_rollout_is_not_offered_for_swin(tmp_path):
+    """The Compare session (Qt-free) with a transformers Swin and ViT: the ViT column offers both rollouts;
+    the Swin column offers CAMs only and its attribution caption says why rollout is not defined."""
+    from app.compare_session import CompareSession
+    from models.compare.results import ColumnBase, ModelRef
+    from models.jobs import run_to_completion
+
+    _save_hf("compare/hf-swin", tmp_path / "swin")
+    _save_hf("compare/hf-vit", tmp_path / "vit")
+    s = CompareSession((ModelRef("compare/hf-swin", "huggingface", str(tmp_path / "swin")),
+                        ModelRef("compare/hf-vit", "huggingface", str(tmp_path / "vit"))))
+    s.set_image(np.full((64, 64, 3), 128, np.uint8))
+    for req in s.requests():
+        result, _ = run_to_completion(req.fn, *req.args)
+        s.add_result(req.column, req.generation, req.kind, req.key, result)
+    assert all(isinstance(c.base, ColumnBase) for c in s.columns)
+    swin, vit = (col.attribution for col in s.render().columns)
+    assert "rollout" not in swin.methods and "Attention rollout is not defined for Swin" in swin.caption
+    assert {"rollout", "grad-rollout"} <= set(vit.methods) and "not defined" not in vit.caption

@@ -171,7 +171,7 @@ def column_job(ctx: JobContext, ref: ModelRef, image: np.ndarray):
     """Job: load the model, trace its stages, predict the image. ColumnBase, or ColumnUnavailable."""
     import torch
 
-    from .attribution import attention_modules
+    from .attribution import attention_modules, rollout_note
     from .stages import trace_stages
 
     spec = _spec(ref)
@@ -195,7 +195,7 @@ def column_job(ctx: JobContext, ref: ModelRef, image: np.ndarray):
     warning = _ood_warning(ref, sm, seen) if spec.capabilities.get("bundled") else ""
     return ColumnBase(ref, sm.title or spec.title, str(spec.capabilities.get("family", "")), seen, stages,
                       tuple(sm.class_names), probs.astype(np.float32), has_cls, boxes.astype(np.float32), names,
-                      time.perf_counter() - start, warning)
+                      time.perf_counter() - start, warning, "" if has_cls else rollout_note(sm))
 
 
 def attribution_job(ctx: JobContext, ref: ModelRef, seen: np.ndarray, stage, method: str, class_index: int,

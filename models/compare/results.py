@@ -40,6 +40,7 @@ class ColumnBase:
     box_names: tuple[str, ...]  # (K,) their class names
     seconds: float = 0.0
     ood_warning: str = ""  # models trained on shapes only: why this image is unlike their data ("" if it is not)
+    rollout_note: str = ""  # why attention rollout is not offered for this model's attention ("" when it is)
 
 
 @dataclass(frozen=True)
