@@ -60,13 +60,19 @@ def save_final(model: ShapesDETR, metrics: dict, info: dict, path: Path) -> None
     print(f"wrote {path} ({path.stat().st_size / 2**20:.2f} MB)", flush=True)
 
 
-def train(out: Path, tc: TrainConfig, final_path: Path) -> None:
+def train(out: Path, tc: TrainConfig, final_path: Path, init_weights: Path | None = None) -> None:
+    """Train from scratch, or with `init_weights` continue a finished run: the low learning rate (the 10x cut)
+    from the first step for exactly `tc.max_steps` more steps, evaluated along the way, with no early stop."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
     out.mkdir(parents=True, exist_ok=True)
     model = ShapesDETR(DetrConfig())
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     state = {"step": 0, "elapsed": 0.0, "cpu": 0.0, "cut": False, "history": []}
+    if init_weights is not None:
+        from .bundled import load_bundled_model  # reads and checks the config in the file's metadata
+        model = load_bundled_model(init_weights)
+        state.update(cut=True, polish_until=tc.max_steps, init_weights=str(init_weights))
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     ckpt = out / "checkpoint.pt"
     if ckpt.is_file():
         saved = torch.load(ckpt, map_location="cpu", weights_only=True)
@@ -89,7 +95,8 @@ def train(out: Path, tc: TrainConfig, final_path: Path) -> None:
         info = {"steps": state["step"], "minutes": round(state["elapsed"] / 60, 1),
                 "cpu_minutes": round(state["cpu"] / 60, 1), "batch": tc.batch,
                 "images_seen": state["step"] * tc.batch, "reason": reason,
-                "hardware": "2-core CPU shared with other trainings, torch.set_num_threads(1)"}
+                "hardware": "2-core CPU, torch.set_num_threads(1)",
+                **({"continued_from": state["init_weights"]} if "init_weights" in state else {})}
         save_final(model, metrics, info, final_path)
         (out / "final.json").write_text(json.dumps({"metrics": metrics, **info, "history": state["history"]}, indent=1))
         print(f"done: {reason}", flush=True)
@@ -170,10 +177,13 @@ def main() -> None:
     parser.add_argument("--budget-min", type=float, default=TrainConfig.time_budget_s / 60)
     parser.add_argument("--train-images", type=int, default=TrainConfig.train_images)
     parser.add_argument("--eval-every-s", type=float, default=TrainConfig.eval_every_s)
+    parser.add_argument("--init-weights", default=None,
+                        help="continue a finished run from this safetensors file at the low learning rate "
+                             "for --max-steps steps (the bundled DETR's second phase)")
     args = parser.parse_args()
     tc = TrainConfig(max_steps=args.max_steps, time_budget_s=args.budget_min * 60,
                      train_images=args.train_images, eval_every_s=args.eval_every_s)
-    train(Path(args.out), tc, Path(args.weights))
+    train(Path(args.out), tc, Path(args.weights), Path(args.init_weights) if args.init_weights else None)
 
 
 if __name__ == "__main__":
