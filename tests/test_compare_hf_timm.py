@@ -15,6 +15,7 @@ timm = pytest.importorskip("timm")
 from models.compare import catalog  # noqa: E402,F401  (registers every Compare model)
 from models.compare.attribution import attention_modules, explain, rollout_note  # noqa: E402
 from models.compare.hf_catalog import HF_MODELS  # noqa: E402
+from models.compare.receptive_field import theoretical_rf  # noqa: E402
 from models.compare.rollout_capture import TorchMultiheadAttention, align_tokens  # noqa: E402
 from models.compare.stages import StageModel, trace_stages  # noqa: E402
 from models.compare.timm_catalog import TIMM_MODELS  # noqa: E402
@@ -106,6 +107,11 @@ def test_hf_folder_loads_traces_and_explains(key, tmp_path, monkeypatch):
             assert _attribution_ok(sm, stages[-1], method).max() == pytest.approx(1.0)
     elif key != "compare/hf-convnext":
         assert "not defined" in rollout_note(sm)
+    # the theoretical receptive field: convolutions (and Swin's local windows) count; global attention
+    # (functional softmax inside transformers' attention layers) makes it the whole image
+    assert (theoretical_rf(sm, stages[-1]) is None) == (key not in ("compare/hf-convnext", "compare/hf-swin"))
+    global_first = key in ("compare/hf-vit", "compare/hf-cvt", "compare/hf-pvt-v2")  # attention in stage 1
+    assert (theoretical_rf(sm, stages[0]) is None) == global_first
 
 
 def test_hf_mobilevit_reads_its_processor_bgr_and_size(tmp_path):
@@ -183,8 +189,9 @@ TIMM_CASES = {  # key -> (timm name, tiny model_args, expected grids, last prefi
     "compare/timm-levit": ("levit_128s", dict(img_size=64, embed_dim=(16, 24, 32), key_dim=8, num_heads=(2, 2, 2),
                                               depth=(1, 1, 1), num_classes=3), [(4, 4), (2, 2), (1, 1)], 0, 1),
     "compare/timm-pvt-v2": ("pvt_v2_b0", dict(embed_dims=(8, 16, 24, 32), depths=(1, 1, 1, 1), num_heads=(1, 1, 1, 1),
-                                              num_classes=3), [(56, 56), (28, 28), (14, 14), (7, 7)], 0, 3),
+                                              num_classes=3), [(16, 16), (8, 8), (4, 4), (2, 2)], 0, 3),
 }
+DATA_CONFIGS = {"compare/timm-pvt-v2": {"input_size": (3, 64, 64)}}  # PVT-v2 takes no img_size: its config says 64
 
 
 def _save_timm(key: str, folder) -> None:
@@ -192,7 +199,8 @@ def _save_timm(key: str, folder) -> None:
 
     name, args, *_ = TIMM_CASES[key]
     torch.manual_seed(0)
-    save_for_hf(timm.create_model(name, pretrained=False, **args), str(folder), model_args=args, safe_serialization=True)
+    save_for_hf(timm.create_model(name, pretrained=False, **args), str(folder), model_args=args, safe_serialization=True,
+                data_config=DATA_CONFIGS.get(key))
 
 
 @pytest.mark.parametrize("key", list(TIMM_CASES))
@@ -204,6 +212,7 @@ def test_timm_folder_loads_traces_and_explains(key, tmp_path):
     assert [s.grid for s in stages] == grids and stages[-1].prefix_tokens == prefix
     assert len(sm.class_names) == 3
     assert _attribution_ok(sm, stages[cam_stage], "gradcam").max() > 0
+    assert theoretical_rf(sm, stages[-1]) is None  # every one of them has global attention by the last stage
     if key == "compare/timm-convit":  # CLS token added after the local blocks: rollout over all of them
         assert len(attention_modules(sm)) == 3
         fused = [m for m in sm.model.modules() if hasattr(m, "fused_attn")]

@@ -89,7 +89,7 @@ TORCHVISION_MODELS = (
     TorchvisionEntry("compare/swin_t", "Swin-T (torchvision, ImageNet)", "vit", tvm.swin_t,
                      tvm.Swin_T_Weights.IMAGENET1K_V1, _paths("features.1", "features.3", "features.5", "features.7"),
                      NoRollout("Attention rollout is not defined for Swin: it attends within shifted local windows, "
-                               "never over the whole image at once. Use Grad-CAM.")),
+                               "never over the whole image at once. Use Grad-CAM.", windowed=True)),
     TorchvisionEntry("compare/maxvit_t", "MaxViT-T (torchvision, ImageNet; hybrid)", "hybrid", tvm.maxvit_t,
                      tvm.MaxVit_T_Weights.IMAGENET1K_V1, _paths("blocks.0", "blocks.1", "blocks.2", "blocks.3"),
                      NoRollout("Attention rollout is not defined for MaxViT: it attends within blocks and grids, "

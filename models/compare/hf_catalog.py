@@ -82,15 +82,17 @@ PVT_NOTE = ("Attention rollout is not defined for PVT: its queries attend to a s
             "its token grid shrinks stage by stage. Use Grad-CAM.")
 CVT_NOTE = ("Attention rollout is not defined for CvT: its token grid shrinks stage by stage (convolutional "
             "token embeddings) and its keys are strided convolutions. Use Grad-CAM.")
-MOBILEVIT_NOTE = ("Attention rollout is not defined for MobileViT: its transformers attend within unfolded "
-                  "patches between convolutions. Use Grad-CAM.")
+MOBILEVIT_NOTE = ("Attention rollout is not defined for MobileViT: its transformers run inside convolution "
+                  "stages on unfolded patches (the pixels at the same place of every patch attend to each other), "
+                  "with no CLS token to follow. Use Grad-CAM.")
 
 HF_MODELS = (
     HFEntry("compare/hf-convnext", "ConvNeXt (Hugging Face)", "cnn", "ConvNextForImageClassification", ("convnext",),
             "facebook/convnext-tiny-224", ("convnext.encoder.stages",), has_attention=False,
             description="transformers ConvNeXt (Liu et al. 2022): a CNN modernised with 7x7 depthwise convolutions."),
     HFEntry("compare/hf-swin", "Swin (Hugging Face)", "vit", "SwinForImageClassification", ("swin",),
-            "microsoft/swin-tiny-patch4-window7-224", ("swin.encoder.layers",), "blocks", attention=NoRollout(SWIN_NOTE),
+            "microsoft/swin-tiny-patch4-window7-224", ("swin.encoder.layers",), "blocks",
+            attention=NoRollout(SWIN_NOTE, windowed=True),
             description="transformers Swin Transformer: shifted-window attention in a 4-stage pyramid."),
     HFEntry("compare/hf-cvt", "CvT (Hugging Face; hybrid)", "hybrid", "CvtForImageClassification", ("cvt",),
             "microsoft/cvt-13", ("cvt.encoder.stages",), "layers", attention=NoRollout(CVT_NOTE),

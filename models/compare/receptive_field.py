@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .rollout_capture import capture_of
 from .stages import StageInfo, StageModel, to_map
 
 SPATIAL_LAYERS = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
@@ -68,8 +69,9 @@ def _pair(v) -> int:
 
 
 def theoretical_rf(sm: StageModel, stage: StageInfo) -> float | None:
-    """Side (px) of the theoretical receptive field at the stage's output, or None when an attention layer
-    (a softmax module) ran before the stage ended: then every output sees the whole input."""
+    """Side (px) of the theoretical receptive field at the stage's output, or None when a global attention
+    layer (a softmax module, or an attention layer of a real model: its capture's global_attention) ran
+    before the stage ended: then every output sees the whole input."""
     order: list[nn.Module] = []
     attention_seen: list[bool] = []
     stop = {"done": False}
@@ -84,6 +86,7 @@ def theoretical_rf(sm: StageModel, stage: StageInfo) -> float | None:
 
     hooks = [m.register_forward_hook(record) for m in sm.model.modules() if isinstance(m, SPATIAL_LAYERS)]
     hooks += [m.register_forward_hook(soft) for m in sm.model.modules() if isinstance(m, nn.Softmax)]
+    hooks += [m.register_forward_hook(soft) for m in capture_of(sm.attention).global_attention(sm.model)]
     hooks.append(sm.module(stage.path).register_forward_hook(lambda *_: stop.__setitem__("done", True)))
     try:
         with torch.no_grad():

@@ -40,6 +40,14 @@ class AttentionCapture:
     def modules(self, model: nn.Module) -> list[nn.Module]:
         return []
 
+    def global_attention(self, model: nn.Module) -> list[nn.Module]:
+        """Layers where a token can attend to every other one (after the first of them, the theoretical
+        receptive field is the whole image): the ones rollout reads, and every module whose class is an
+        attention layer (``*Attention*``: transformers, timm, torchvision)."""
+        found = self.modules(model)
+        seen = {id(m) for m in found}
+        return found + [m for m in model.modules() if "attention" in type(m).__name__.lower() and id(m) not in seen]
+
     @contextmanager
     def capture(self, model: nn.Module, keep_grad: bool = False) -> Iterator[list[torch.Tensor]]:
         yield []
@@ -163,10 +171,15 @@ class HFOutputAttentions(AttentionCapture):
 
 
 class NoRollout(AttentionCapture):
-    """The model has attention, but rollout over one token grid is not defined for it; `reason` says why."""
+    """The model has attention, but rollout over one token grid is not defined for it; `reason` says why.
+    windowed: its attention is local (Swin's windows), so it does not make the receptive field global."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, windowed: bool = False):
         self.reason = reason
+        self.windowed = windowed
+
+    def global_attention(self, model: nn.Module) -> list[nn.Module]:
+        return [] if self.windowed else super().global_attention(model)
 
 
 def align_tokens(attn: list[torch.Tensor], grads: list[torch.Tensor], max_prefix: int = 16):
