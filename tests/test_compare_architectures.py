@@ -29,6 +29,34 @@ def test_convnext_stages_halve_resolution_and_use_7x7_depthwise():
     assert dw and all(m.kernel_size == (7, 7) and m.groups == m.in_channels for m in dw)
 
 
+def test_convnext_blocks_use_layernorm_gelu_and_an_inverted_bottleneck_with_either_stem():
+    from models.compare.convnext import ConvNeXtBlock, ConvNeXtConfig
+
+    for cfg in (ConvNeXtConfig(), ConvNeXtConfig(stem="patchify", downsample_norm="layer", layer_scale=1e-6)):
+        model = ConvNeXtShapes(cfg).eval()
+        shapes = [tuple(o.shape[1:]) for o in model.stage_outputs(torch.rand(1, 3, 64, 64))]
+        assert shapes == [(32, 16, 16), (64, 8, 8), (128, 4, 4), (192, 2, 2)], cfg
+        block = next(m for m in model.modules() if isinstance(m, ConvNeXtBlock))
+        assert isinstance(block.norm, torch.nn.LayerNorm) and isinstance(block.act, torch.nn.GELU)
+        assert block.pwconv1.out_features == 4 * block.pwconv1.in_features
+        assert torch.all(block.gamma == cfg.layer_scale)
+    conv_stem = [m for m in ConvNeXtShapes().stem if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.stride) for c in conv_stem] == [((3, 3), (2, 2))] * 2
+
+
+def test_convnext_config_round_trips_and_refuses_unknown_choices():
+    from models.compare.convnext import LAYER_SCALE_INIT, ConvNeXtConfig
+    from models.errors import CheckpointError
+
+    cfg = ConvNeXtConfig(stem="patchify", layer_scale=0.5)
+    assert ConvNeXtConfig.from_metadata(cfg.to_metadata()) == cfg
+    old = {k: v for k, v in ConvNeXtConfig().to_metadata().items() if k not in ("stem", "downsample_norm", "layer_scale")}
+    assert ConvNeXtConfig.from_metadata(old) == ConvNeXtConfig(stem="patchify", downsample_norm="layer",
+                                                               layer_scale=LAYER_SCALE_INIT)
+    with pytest.raises(CheckpointError, match="stem"):
+        ConvNeXtConfig.from_metadata(ConvNeXtConfig().to_metadata() | {"stem": "pickle"})
+
+
 def test_coatnet_is_conv_conv_then_attention():
     model = CoAtNetShapes().eval()
     shapes = [tuple(o.shape[1:]) for o in model.stage_outputs(torch.rand(1, 3, 64, 64))]

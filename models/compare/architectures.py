@@ -11,7 +11,7 @@ from torch import nn
 
 from ..vit.bundled import ShapesViT, ViTConfig, init_weights
 from .coatnet import CoAtNetConfig, CoAtNetShapes
-from .convnext import ConvNeXtConfig, ConvNeXtShapes, init_convnext
+from .convnext import ConvNeXtConfig, ConvNeXtShapes, keep_default_init
 from .plain_vit import PlainViT
 
 
@@ -29,11 +29,11 @@ class Architecture:
 
 ARCHITECTURES: dict[str, Architecture] = {a.key: a for a in (
     Architecture("convnext", "ConvNeXt-style CNN (bundled)", "cnn", ConvNeXtConfig(), ConvNeXtShapes,
-                 init_convnext, "compare_convnext_shapes.safetensors", False),
+                 keep_default_init, "compare_convnext_shapes.safetensors", False),
     Architecture("vit-convstem", "Conv-stem ViT (bundled)", "vit", ViTConfig(), ShapesViT, init_weights,
                  "vit_shapes.safetensors", True),
     Architecture("coatnet", "CoAtNet-style hybrid (bundled)", "hybrid", CoAtNetConfig(), CoAtNetShapes,
-                 init_convnext, "compare_coatnet_shapes.safetensors", False),
+                 keep_default_init, "compare_coatnet_shapes.safetensors", False),
     Architecture("vit-plain", "Plain ViT, linear patches (bundled)", "vit", ViTConfig(), PlainViT, init_weights,
                  "compare_vit_plain_shapes.safetensors", True),
 )}

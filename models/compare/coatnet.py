@@ -1,7 +1,8 @@
 """A small CoAtNet-style hybrid (Dai et al. 2021): convolution first, attention last (C-C-T-T).
 
-Stem: 4x4 stride-4 convolution (16x16 for a 64 px input; CoAtNet's stem has stride 2, this one is cheaper
-on a CPU). Stages 1-2: MBConv blocks (1x1 expand, 3x3 depthwise, squeeze-excitation, 1x1 project; stage 2
+Stem (CoAtNet's S0): two 3x3 stride-2 convolutions with BatchNorm and GELU -> 16x16 for a 64 px input
+(CoAtNet's S0 halves once; at 64 px a second halving keeps the CPU cost down). A 4x4 stride-4 patchify stem
+left this model at chance for the first 600 steps on the widened data (see models/compare/convnext.py). Stages 1-2: MBConv blocks (1x1 expand, 3x3 depthwise, squeeze-excitation, 1x1 project; stage 2
 starts with stride 2) -> 16x16, 8x8.
 Stages 3-4: transformer blocks with relative-position self-attention (a learned bias per head and per
 relative offset, added to QK^T / sqrt(d) before the softmax) at 8x8 tokens and, after a stride-2 max
@@ -130,7 +131,10 @@ class CoAtNetShapes(nn.Module):
     def __init__(self, cfg: CoAtNetConfig = CoAtNetConfig(), image_size: int = 64):
         super().__init__()
         self.cfg = cfg
-        self.stem = nn.Sequential(nn.Conv2d(3, cfg.stem, 4, stride=4), nn.BatchNorm2d(cfg.stem), nn.GELU())
+        half = max(8, cfg.stem // 2)
+        self.stem = nn.Sequential(nn.Conv2d(3, half, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(half), nn.GELU(),
+                                  nn.Conv2d(half, cfg.stem, 3, stride=2, padding=1, bias=False),
+                                  nn.BatchNorm2d(cfg.stem), nn.GELU())  # (B, stem, H / 4, W / 4)
         c0, c1, t0, t1 = cfg.dims
         d0, d1, d2, d3 = cfg.depths
         self.stages = nn.ModuleList([
