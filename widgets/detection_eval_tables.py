@@ -62,7 +62,8 @@ class WorstImages(QTableWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(0, 4, parent)
-        self.setHorizontalHeaderLabels(["image", "FP", "FN", "FP + FN"])
+        self.setHorizontalHeaderLabels(["image", "FP", "FN", "errors"])
+        self.horizontalHeaderItem(3).setToolTip("FP + FN: false positives plus missed objects")
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
