@@ -276,3 +276,14 @@ def test_export_dialogs_start_in_the_export_folder_and_write_the_confirmed_name(
     assert np.load(tmp_path / "raw").shape == drawn.session.result.attentions.shape
     drawn._export_png()  # the next dialog starts where the last export went
     assert starts[-1] == str(tmp_path / "attention.png")
+
+
+def test_top5_note_is_a_wrapped_warning_shown_only_when_there_is_one(qtbot):
+    from widgets.attention_topk import TopKBars
+
+    bars = TopKBars()
+    qtbot.addWidget(bars)
+    bars.set_predictions([("triangle", 0.85)], "This image is unlike anything this model was trained on.")
+    assert not bars.note.isHidden() and bars.note.wordWrap() and "unlike" in bars.note.text()
+    bars.set_predictions([("triangle", 0.99)], "")
+    assert bars.note.isHidden()

@@ -12,6 +12,11 @@ class TopKBars(QWidget):
         grid.setVerticalSpacing(2)
         self.title = QLabel("<b>Top-5 classes</b>")
         grid.addWidget(self.title, 0, 0, 1, 2)
+        self.note = QLabel("")  # e.g. "no classifier", or why the image is unlike the model's training data
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #8a4b00; background: #fff3d6; padding: 2px;")
+        self.note.setVisible(False)
+        grid.addWidget(self.note, k + 1, 0, 1, 2)
         self.names: list[QLabel] = []
         self.bars: list[QProgressBar] = []
         for i in range(k):
@@ -28,7 +33,9 @@ class TopKBars(QWidget):
     def set_predictions(self, items: list[tuple[str, float]] | None, note: str = "") -> None:
         """Show [(name, probability)]; None shows `note` instead (e.g. 'no classifier')."""
         items = items or []
-        self.title.setText("<b>Top-5 classes</b>" + (f"<br><i>{note}</i>" if note else ""))
+        if self.note.text() != note:
+            self.note.setText(note)
+        self.note.setVisible(bool(note))
         for i, (name_label, bar) in enumerate(zip(self.names, self.bars)):
             visible = i < len(items)
             name_label.setVisible(visible)
