@@ -14,7 +14,7 @@ import numpy as np
 GRID_COUNT = 16  # noise vectors in a one-class grid (4 x 4)
 NOT_CONDITIONAL_HINT = ("This run is not class-conditional: it draws whatever shape its noise leads to. Load the "
                         "bundled conditional run (or tick 'Class-conditional' and Start) to ask for a shape.")
-CONDITIONAL_HINT = ("G gets a class as well as noise. 'Many of this class' draws the chosen shape from "
+CONDITIONAL_HINT = ("G gets a class as well as noise. 'Many of it' draws the chosen shape from "
                     f"{GRID_COUNT} noise vectors; 'Every class' draws one noise vector (click a grid cell) as each "
                     "class: the noise sets colour, size and pose, the class sets the shape.")
 

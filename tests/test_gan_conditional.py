@@ -191,6 +191,7 @@ def test_the_class_panel_asks_for_the_picked_class(qtbot):
         panel.noise_btn.click()
     assert fresh.args == [3]
     panel.set_cell(6)
-    assert panel.strip_btn.text() == "Every class (cell 7)"
+    assert panel.strip_btn.text() == "Every class, cell 7"
+    assert panel.hint.isHidden()  # shown only to say why a run offers no classes
     with qtbot.waitSignal(panel.strip_requested):
         panel.strip_btn.click()

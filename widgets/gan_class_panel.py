@@ -2,7 +2,7 @@
 
 Plain values only: `set_classes(names, enabled, hint)` fills the picker; `set_result(image, caption)` shows a
 strip or grid as (H, W, 3) uint8. It asks for work with signals:
-- `grid_requested(cls)`: many noise vectors, all drawn as class `cls` ("Many of this class");
+- `grid_requested(cls)`: many noise vectors, all drawn as class `cls` ("Many of it");
 - `new_noise_requested(cls)`: the same with fresh noise;
 - `strip_requested()`: one noise vector (the grid cell last clicked) drawn as every class.
 No torch here.
@@ -25,7 +25,7 @@ class GanClassPanel(QWidget):
         super().__init__(parent)
         self.picker = QComboBox()
         self.picker.setToolTip("The shape to ask G for")
-        self.grid_btn = QPushButton("Many of this class")
+        self.grid_btn = QPushButton("Many of it")
         self.grid_btn.setToolTip("One class, many noise vectors: what the noise decides")
         self.noise_btn = QPushButton("New noise")
         self.strip_btn = QPushButton("Every class (cell 1)")
@@ -40,11 +40,14 @@ class GanClassPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Ask for"))
         row.addWidget(self.picker, 1)
-        row.addWidget(self.grid_btn)
         row.addWidget(self.noise_btn)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.grid_btn)
+        buttons.addWidget(self.strip_btn)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(row)
-        layout.addWidget(self.strip_btn)
+        layout.addLayout(buttons)
         layout.addWidget(self.image, 1)
         layout.addWidget(self.caption)
         layout.addWidget(self.hint)
@@ -63,10 +66,12 @@ class GanClassPanel(QWidget):
         for w in (self.picker, self.grid_btn, self.noise_btn, self.strip_btn):
             w.setEnabled(enabled)
         self.hint.setText(hint)
+        self.hint.setVisible(not enabled)  # a conditional run: the explanation moves to the tooltips
+        self.image.setToolTip(hint if enabled else "")
         self.set_result(None, "")
 
     def set_cell(self, cell: int) -> None:
-        self.strip_btn.setText(f"Every class (cell {cell + 1})")
+        self.strip_btn.setText(f"Every class, cell {cell + 1}")
 
     def set_result(self, image: np.ndarray | None, caption: str) -> None:
         self.image.set_image(image)
