@@ -52,18 +52,25 @@ class EquivariancePanel:
     occlusion: np.ndarray | None  # (S, S) probability drop
     image: np.ndarray | None
     caption: str
+    error_range: tuple[float, float] | None = None  # the error plot's fixed y range (a wider curve keeps it)
 
     @classmethod
     def empty(cls, caption: str) -> "EquivariancePanel":
         return cls((), (), None, (), None, None, caption)
 
+    @staticmethod
+    def series(r: EquivarianceResult) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """x (T,) and one (T,) error array per stage: made once per result and shared by every panel built from
+        it, so a depth change (a wider curve) re-sends no data to the plots."""
+        return r.shifts.astype(np.float32), tuple(np.ascontiguousarray(r.errors[:, j]) for j in range(r.errors.shape[1]))
+
     @classmethod
-    def build(cls, r: EquivarianceResult, base: ColumnBase, current: int) -> "EquivariancePanel":
-        x = r.shifts.astype(np.float32)
-        curves = tuple(Curve(f"stage {j + 1}", x, r.errors[:, j], PALETTE[j % len(PALETTE)],
-                             4.0 if j == current else 1.5) for j in range(r.errors.shape[1]))
+    def build(cls, r: EquivarianceResult, base: ColumnBase, current: int, series=None) -> "EquivariancePanel":
+        x, ys = cls.series(r) if series is None else series
+        curves = tuple(Curve(f"stage {j + 1}", x, y, PALETTE[j % len(PALETTE)], 4.0 if j == current else 1.5)
+                       for j, y in enumerate(ys))
         name = _name(base.class_names, r.class_index)
-        prob = (Curve(f"p({name})", x, r.shift_probability, "#ffffff", 2.0),)
+        prob = (Curve("top-class probability", x, r.shift_probability, "#ffffff", 2.0),)
         texts = []
         for g, top, p in zip(r.grids, r.shuffled_top, r.shuffled_probability):
             verdict = "survives" if int(top) == r.class_index else f"-> {_name(base.class_names, int(top))}"
@@ -71,7 +78,9 @@ class EquivariancePanel:
         at8 = r.errors[list(r.shifts).index(8), current] if 8 in r.shifts else np.nan
         caption = (f"Stage {current + 1}: error {at8:.3f} at an 8 px shift. Occlusion: a grey {r.occluder_px} px "
                    f"square, drop of p({name}) (bright: the evidence).")
-        return cls(curves, prob, r.shuffled, tuple(texts), r.occlusion, base.image, caption)
+        finite = r.errors[np.isfinite(r.errors)]
+        top = float(finite.max()) * 1.05 if finite.size and finite.max() > 0 else 1.0
+        return cls(curves, prob, r.shuffled, tuple(texts), r.occlusion, base.image, caption, (0.0, top))
 
 
 @dataclass(frozen=True)

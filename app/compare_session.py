@@ -325,20 +325,26 @@ class CompareSession:
         if got is None:
             return EquivariancePanel.empty(c.errors.get(("equivariance",), f"Shifting, shuffling, occluding: {WORKING}"))
         current = self.stage(c).index
+        series = self._memoised(f"equivariance-series-{id(c)}", (got,), lambda: EquivariancePanel.series(got))
         return self._memoised(f"equivariance-{id(c)}", (got, c.base, current),
-                              lambda: EquivariancePanel.build(got, c.base, current))
+                              lambda: EquivariancePanel.build(got, c.base, current, series))
 
     def _hierarchy_panel(self, c: Column) -> HierarchyPanel:
         b = c.base
         got: HierarchyResult | None = c.results.get(("hierarchy",))
         selected = self.shown_stage(c)
         feats: FeaturesResult | None = c.results.get(("features", selected))
-        boxes = tuple(StageBox.of(st, cost) for st, cost in zip(b.stages, got.costs)) if got is not None else \
-            tuple(StageBox.of(st, None) for st in b.stages)
-        summary = "" if got is None else \
-            f"Per stage: output shape, parameters, FLOPs, time on {got.device}. Click a stage for its features."
-        return HierarchyPanel.build(boxes, selected, feats, summary or f"Timing the stages: {WORKING}",
-                                    c.errors.get(("features", selected), ""))
+        error = c.errors.get(("features", selected), "")
+
+        def build() -> HierarchyPanel:
+            boxes = tuple(StageBox.of(st, cost) for st, cost in zip(b.stages, got.costs)) if got is not None else \
+                tuple(StageBox.of(st, None) for st in b.stages)
+            summary = "" if got is None else \
+                f"Per stage: output shape, parameters, FLOPs, time on {got.device}. Click a stage for its features."
+            return HierarchyPanel.build(boxes, selected, feats, summary or f"Timing the stages: {WORKING}", error)
+
+        # the same panel (the same arrays) while nothing it shows changed: the page skips redrawing it
+        return self._memoised(f"hierarchy-{id(c)}", (b, got, feats, selected, error), build)
 
 
 def log_scale(values: np.ndarray, decades: int) -> np.ndarray:

@@ -256,3 +256,50 @@ def test_an_empty_map_has_no_box_ratio_and_says_so(loaded):
     result, _ = run_to_completion(attribution_job, c.model, flat, c.base.stages[-1], "gradcam", 0,
                                   np.array([10, 10, 20, 20], np.float32))
     assert result.box_ratio is None or np.isfinite(result.box_ratio)
+
+
+def test_a_depth_change_rebuilds_only_what_depends_on_depth(loaded):
+    """Values that do not depend on the depth are the same objects after a slider move (the page skips
+    redrawing what it drew: `CompareColumn._changed` compares identities)."""
+    s = loaded
+    s.set_view("hierarchy")
+    s.set_depth(1.0)
+    _settle(s)
+    s.select_stage(0, 1)  # column 0 keeps a clicked stage: its panel does not follow the slider...
+    _settle(s)
+    before = s.render()
+    again = s.render()
+    assert all(a.hierarchy is b.hierarchy for a, b in zip(before.columns, again.columns))  # nothing changed
+    s.select_stage(0, 1)
+    s.set_depth(0.0)  # ...but the slider takes every selection with it: every column shows a new stage
+    _settle(s)
+    after = s.render()
+    assert all(a.hierarchy is not b.hierarchy for a, b in zip(before.columns, after.columns))
+    assert all(b.hierarchy.selected == 0 for b in after.columns)
+    s.set_view("equivariance")
+    _settle(s)
+    e0 = s.render().columns[0].equivariance
+    s.set_depth(1.0)
+    e1 = s.render().columns[0].equivariance
+    # the stage under the slider is drawn wider; the data arrays, the probe images and the y range stay
+    assert e0 is not e1 and e0.error_curves[0].y is e1.error_curves[0].y and e0.tiles is e1.tiles
+    assert e0.error_range == e1.error_range
+    assert [c.width for c in e1.error_curves][-1] > [c.width for c in e0.error_curves][-1]
+    s.set_view("attribution")
+    a0 = s.render().columns[0].attribution
+    s.set_view("receptive-field")
+    s.set_view("attribution")
+    assert s.render().columns[0].attribution.heatmap is a0.heatmap
+
+
+def test_equivariance_error_range_holds_every_curve(loaded):
+    s = loaded
+    s.set_view("equivariance")
+    _settle(s)
+    for col in s.render().columns:
+        e = col.equivariance
+        lo, hi = e.error_range
+        ys = np.concatenate([c.y for c in e.error_curves])
+        assert lo == 0.0 and hi >= np.nanmax(ys) > 0
+    s.set_view("attribution")
+

@@ -101,6 +101,56 @@ def test_slider_and_view_changes_reuse_results(tab, qtbot):
     assert "compare-0-attribution" not in submitted
 
 
+def test_redraws_skip_what_did_not_change(tab, qtbot, monkeypatch):
+    """A depth move re-sends no plot data that did not change (the equivariance curves only get a wider pen),
+    and a redraw of an unchanged hierarchy touches neither the features image nor the stage boxes."""
+    tab.show_view("equivariance")
+    _settled(qtbot, tab)
+    sent = []
+    for col in tab.columns:
+        for plot in (col.error_plot, col.prob_plot):
+            for item in plot.getPlotItem().listDataItems():
+                monkeypatch.setattr(item, "setData", lambda *a, **k: sent.append(a))
+    tab.depth_slider.setValue(0.0)
+    tab.depth_slider.setValue(1.0)
+    assert sent == []
+    tab.show_view("hierarchy")
+    _settled(qtbot, tab)
+    redrawn = []
+    for col in tab.columns:
+        monkeypatch.setattr(col.feature_rgb, "set_image", lambda *a: redrawn.append("rgb"))
+        monkeypatch.setattr(col.feature_mosaic, "set_maps", lambda *a: redrawn.append("maps"))
+        monkeypatch.setattr(col.stage_stack, "update", lambda *a: redrawn.append("boxes"))
+    tab.draw()
+    assert redrawn == []
+    tab.select_stage(0, 0)  # only column 0 changes
+    _settled(qtbot, tab)
+    assert redrawn and set(redrawn) <= {"maps", "rgb", "boxes"}
+    n = len(redrawn)
+    tab.draw()
+    assert len(redrawn) == n
+    tab.show_view("attribution")
+
+
+def test_text_changes_do_not_relayout_the_views(tab, qtbot):
+    """Captions and the lesson keep their height whatever their text: a depth move or a view change swaps text
+    without resizing (and so re-laying out and repainting) the plots and images of the columns."""
+    sizes = {id(col.attr_view): col.attr_view.size() for col in tab.columns}
+    lesson = tab.lesson.height()
+    for view in ("equivariance", "hierarchy", "attribution"):
+        tab.show_view(view)
+        _settled(qtbot, tab)
+        assert tab.lesson.height() == lesson
+    for depth in (0.0, 0.5, 1.0):
+        tab.depth_slider.setValue(depth)
+        _settled(qtbot, tab)
+    qtbot.wait(50)  # posted layout requests run
+    assert {id(col.attr_view): col.attr_view.size() for col in tab.columns} == sizes
+    for col in tab.columns:
+        for label in (col.top5, col.stage_label, col.attr_caption, col.eq_caption, col.features_caption):
+            assert not label.sizePolicy().hasHeightForWidth() and label.minimumHeight() == label.maximumHeight()
+
+
 def test_two_columns(tab):
     tab.count_spin.setValue(2)
     assert not tab.columns[2].isVisible() and len(tab.frame.columns) == 2
@@ -127,3 +177,28 @@ def test_a_hidden_tab_starts_no_work_until_shown(open_tab, qtbot):
     assert page.is_busy()
     _settled(qtbot, page)
     assert all(c.frame.attribution is not None for c in page.columns)
+
+
+def test_a_curve_added_by_a_partial_result_keeps_the_other_items(qtbot):
+    """The ERF plot gains a theoretical curve when a stage's field arrives: the other curves' items stay (no
+    re-created items, no re-sent data); a curve whose name went away is removed with its legend entry."""
+    from app.compare_frames import Curve
+    from widgets.compare_plots import CurvePlot
+
+    plot = CurvePlot("t", "x", "y")
+    qtbot.addWidget(plot)
+    x = np.arange(3, dtype=np.float32)
+    a, b = Curve("Net: ERF radius", x, x, "#fff"), Curve("Net: theoretical", x, x * 2, "#fff", dashed=True)
+    plot.set_curves([a])
+    first = plot.getPlotItem().listDataItems()[0]
+    sent = []
+    first.setData = lambda *args, **kw: sent.append(args)
+    plot.set_curves([a, b])
+    items = plot.getPlotItem().listDataItems()
+    assert len(items) == 2 and items[0] is first and sent == []
+    assert len(plot.legend.items) == 2
+    plot.set_curves([b])
+    assert plot.getPlotItem().listDataItems() == [items[1]] and len(plot.legend.items) == 1
+    twins = [Curve("Net", x, x, "#fff"), Curve("Net", x, x + 1, "#0ff")]  # two columns with the same model
+    plot.set_curves(twins)
+    assert len(plot.getPlotItem().listDataItems()) == 2

@@ -46,15 +46,8 @@ class CurvePlot(pg.PlotWidget):
                     self._data[i] = None
             return
         names = [c.name for c in curves]
-        if names != self._names:  # another set of curves: rebuild the items (and the legend)
-            for it in self._items:
-                self.removeItem(it)
-            if self.legend is not None:
-                self.legend.clear()
-            self._items = [self.plot([], [], name=c.name) for c in curves]
-            self._names = names
-            self._styles = [None] * len(curves)
-            self._data = [None] * len(curves)
+        if names != self._names:  # another set of curves: keep the items of the names still there, add the new
+            self._match(names)
         for i, (it, c) in enumerate(zip(self._items, curves)):
             style = (c.colour, c.width, c.dashed)
             if style != self._styles[i]:
@@ -80,3 +73,20 @@ class CurvePlot(pg.PlotWidget):
                 self.setYRange(*y_range, padding=0.02)
             else:
                 self.enableAutoRange(axis="y")
+
+    def _match(self, names: list[str]) -> None:
+        """Items for `names`: an item whose name stays keeps its data and pen (a curve added by a partial result
+        does not re-create and re-send the others); items of names gone are removed (with their legend entry)."""
+        def keys(seq: list[str]) -> list[tuple[str, int]]:  # (name, occurrence): two columns may share a title
+            return [(n, seq[:i].count(n)) for i, n in enumerate(seq)]
+
+        old = dict(zip(keys(self._names), zip(self._items, self._styles, self._data)))
+        new_keys = keys(names)
+        for key, (item, _, _) in old.items():
+            if key not in new_keys:
+                self.removeItem(item)
+        kept = [old.get(key) or (self.plot([], [], name=key[0]), None, None) for key in new_keys]
+        self._items = [k[0] for k in kept]
+        self._styles = [k[1] for k in kept]
+        self._data = [k[2] for k in kept]
+        self._names = names

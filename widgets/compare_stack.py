@@ -27,13 +27,17 @@ class StageStack(QWidget):
         self._rects: list[QRectF] = []
 
     def set_scale(self, max_channels: int, max_resolution: float) -> None:
-        self._max_channels = max(1, int(max_channels))
-        self._max_resolution = max(1e-6, float(max_resolution))
-        self.update()
+        scale = (max(1, int(max_channels)), max(1e-6, float(max_resolution)))
+        if scale != (self._max_channels, self._max_resolution):
+            self._max_channels, self._max_resolution = scale
+            self.update()
 
     def set_stages(self, boxes, selected: int = -1) -> None:
         """boxes: objects with channels, resolution, kind ("conv" | "tokens"), title, lines; selected: the outlined stage."""
-        self._boxes = list(boxes)
+        boxes = list(boxes)
+        if boxes == self._boxes and selected == self._selected:
+            return  # nothing changed: no repaint
+        self._boxes = boxes
         self._selected = selected
         self.update()
 

@@ -115,7 +115,8 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.overlay_item.setOpacity(self._opacity)
         self.overlay_item.setVisible(True)
         if self.colorbar is not None:
-            self.colorbar.setLevels(levels)
+            if tuple(self.colorbar.levels()) != tuple(levels):  # the same levels: the bar's axis keeps its picture
+                self.colorbar.setLevels(levels)
             self.colorbar.setVisible(True)
 
     def set_colormap(self, name: str) -> None:

@@ -6,7 +6,7 @@ choices (method, class, a clicked stage) through signals; the page forwards them
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from superqt import QCollapsible
 
@@ -29,14 +29,39 @@ def set_text(label: QLabel, text: str) -> None:
         label.setText(text)
 
 
-def _label(min_lines: int = 1, small: bool = True) -> QLabel:
-    label = QLabel("")
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    if small:
-        label.setStyleSheet("font-size: 11px;")
-    label.setMinimumHeight(min_lines * label.fontMetrics().lineSpacing() + 2)
-    return label
+class Caption(QWidget):
+    """A wrapped caption `lines` lines high, whatever its text: a new text repaints the label only.
+
+    The label sits in a plain, fixed-height widget with no layout, so its size hints never reach the column's
+    layout. (A wrapped QLabel in a layout makes every setText re-lay the whole tab out, asking each label of
+    every view, hidden ones too, for its height at its width: most of a depth-slider move's time.)"""
+
+    def __init__(self, lines: int = 1, small: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel("", self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        if small:
+            font = self.label.font()
+            font.setPixelSize(11)
+            self.label.setFont(font)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(lines * self.label.fontMetrics().lineSpacing() + 4)
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def setText(self, text: str) -> None:  # noqa: N802 (QLabel's name)
+        self.label.setText(text)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self.label.setGeometry(self.rect())
+
+
+def _label(lines: int = 1, small: bool = True) -> Caption:
+    return Caption(lines, small)
 
 
 class CompareColumn(QWidget):
@@ -57,8 +82,8 @@ class CompareColumn(QWidget):
         self.picker_box.addWidget(self.picker)
         self.picker_box.toggleButton().setToolTip("Choose this column's model and its weights")
         self.top5 = _label(2)
-        self.warning = _label(0)  # the out-of-distribution warning: hidden unless the image is unlike the data
-        self.warning.setStyleSheet("font-size: 11px; color: #8a4b00; background: #fff3d6; padding: 3px;")
+        self.warning = _label(4)  # the out-of-distribution warning: hidden unless the image is unlike the data
+        self.warning.label.setStyleSheet("font-size: 11px; color: #8a4b00; background: #fff3d6; padding: 3px;")
         self.warning.setVisible(False)
         self.stage_label = _label(1)
         self.stack = QStackedWidget()
@@ -87,7 +112,7 @@ class CompareColumn(QWidget):
         row.addWidget(self.method_combo, 1)
         row.addWidget(self.class_combo, 1)
         self.attr_view = ImageView()
-        self.attr_caption = _label(2)
+        self.attr_caption = _label(4)  # + a rollout note
         col.addLayout(row)
         col.addWidget(self.attr_view, 1)
         col.addWidget(self.attr_caption)
@@ -118,7 +143,7 @@ class CompareColumn(QWidget):
         self.occlusion_view = ImageView(show_colorbar=False)
         self.occlusion_view.setMinimumHeight(110)
         self.occlusion_view.set_colormap("inferno")
-        self.eq_caption = _label(2)
+        self.eq_caption = _label(3)
         col.addWidget(self.error_plot, 3)
         col.addWidget(self.prob_plot, 2)
         col.addWidget(self.tiles)
@@ -215,7 +240,7 @@ class CompareColumn(QWidget):
 
     def _draw_equivariance(self, frame: ColumnFrame) -> None:
         e = frame.equivariance
-        self.error_plot.set_curves(e.error_curves)
+        self.error_plot.set_curves(e.error_curves, y_range=e.error_range)
         self.prob_plot.set_curves(e.probability, y_range=(0.0, 1.0))
         if self._changed("tiles", e.tiles):
             self.tiles.set_tiles(e.tiles, e.tile_texts)

@@ -13,7 +13,7 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QTabBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QTabBar, QVBoxLayout, QWidget
 
 from models.compare.jobs import list_models_job
 from models.compare.results import ModelRef
@@ -87,6 +87,10 @@ class CompareTab(TabPage):
         self.lesson = QLabel(LESSONS[VIEWS[0]])
         self.lesson.setWordWrap(True)
         self.lesson.setStyleSheet("color: #9aa0a6;")
+        policy = self.lesson.sizePolicy()  # as high as the longest lesson at this width (resizeEvent): a view
+        policy.setHeightForWidth(False)  # change swaps the text without re-laying the columns out
+        policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+        self.lesson.setSizePolicy(policy)
         self.columns = [CompareColumn(i) for i in range(len(self.session.all_columns))]
         row = QHBoxLayout()
         for col in self.columns:
@@ -110,6 +114,15 @@ class CompareTab(TabPage):
         self.count_spin.valueChanged.connect(self._on_count)
         self.log_check.toggled.connect(self._on_log)
         self._apply_count()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        width = max(1, self.width() - 24)
+        metrics = self.lesson.fontMetrics()
+        flags = int(Qt.AlignmentFlag.AlignLeft) | int(Qt.TextFlag.TextWordWrap)
+        height = max(metrics.boundingRect(0, 0, width, 10_000, flags, text).height() for text in LESSONS.values())
+        if self.lesson.height() != height + 2:
+            self.lesson.setFixedHeight(height + 2)
 
     # ---- TabPage API -------------------------------------------------------------------------------
     def set_image(self, image: np.ndarray) -> None:
