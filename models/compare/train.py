@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", default=None, help="default runs/compare/ARCH")
     ap.add_argument("--weights", default=None, help="default assets/weights/<the architecture's file>")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--stop-at", type=int, default=None,
+                    help="stop at this step (the learning-rate schedule still runs over --steps) and write the "
+                         "weights: how the bundled models were stopped at one equal step count")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     arch = ARCHITECTURES[args.arch]
@@ -129,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
 
     model.train()
     last_ckpt, seg, seg_cpu = time.time(), time.time(), time.process_time()
-    while step < recipe.steps:
+    last_step = recipe.steps if args.stop_at is None else min(recipe.steps, args.stop_at)
+    while step < last_step:
         idx = torch.randint(0, len(train_x), (recipe.batch,), generator=gen)
         x, y = augment(to_tensor(train_x[idx].numpy()), gen), train_y[idx]
         for group in opt.param_groups:
@@ -139,11 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         loss.backward()
         opt.step()
         step += 1
-        if step % 50 == 0 or step == recipe.steps:
+        if step % 50 == 0 or step == last_step:
             now, now_cpu = time.time(), time.process_time()
             wall, cpu, seg, seg_cpu = wall + now - seg, cpu + now_cpu - seg_cpu, now, now_cpu
             print(f"step {step} loss {loss.item():.4f} ({wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU)", flush=True)
-        if step % recipe.eval_every == 0 or step == recipe.steps:
+        if step % recipe.eval_every == 0 or step == last_step:
             entry = {"step": step, "minutes": round(wall / 60, 2), "cpu_minutes": round(cpu / 60, 2),
                      "accuracy": accuracy(model, val_x, val_y)}
             if arch.family == "vit":
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             save_checkpoint()
             last_ckpt = time.time()
     save_checkpoint()
-    meta = arch.config.to_metadata() | {"architecture": arch.key, "steps": str(step),
+    meta = arch.config.to_metadata() | {"architecture": arch.key, "steps": str(step), "schedule_steps": str(recipe.steps),
                                         "train_minutes_wall": f"{wall / 60:.1f}", "train_minutes_cpu": f"{cpu / 60:.1f}",
                                         "data": "models.shapes_wide.wide_arrays(30000, seed=11)"}
     path = save_safetensors(model, args.weights or WEIGHTS_DIR / arch.weights_file, meta)
