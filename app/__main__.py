@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(requested_device=args.device, load_default_image=loaded is None and not args.screenshot)
+    from .gc_guard import freeze_startup_objects
+
+    window.ctx.worker.torch_ready.connect(lambda _device: freeze_startup_objects())  # no 0.4 s full collections
     if loaded is not None:
         window.set_image(loaded)
     if args.view and not args.tab:

@@ -52,6 +52,9 @@ def _open_tab():
     tab.resize(1360, 820)
     tab.show()
     _wait(app, lambda: ctx.torch_loaded)
+    from app.gc_guard import freeze_startup_objects
+
+    freeze_startup_objects()  # as the app does when torch is loaded (app/__main__.py)
     return app, ctx, tab
 
 

@@ -202,3 +202,16 @@ def test_a_curve_added_by_a_partial_result_keeps_the_other_items(qtbot):
     twins = [Curve("Net", x, x, "#fff"), Curve("Net", x, x + 1, "#0ff")]  # two columns with the same model
     plot.set_curves(twins)
     assert len(plot.getPlotItem().listDataItems()) == 2
+
+
+def test_the_app_freezes_its_startup_objects_out_of_the_collector():
+    """A full collection over torch's half a million objects stalled the window 0.3-0.4 s; the app freezes
+    them once torch is loaded (app/__main__.py). In a subprocess: tests must keep collecting everything."""
+    code = ("import gc, torch\nfrom app.gc_guard import freeze_startup_objects\n"
+            "assert gc.get_freeze_count() == 0\nfreeze_startup_objects()\n"
+            "assert gc.get_freeze_count() > 100_000, gc.get_freeze_count()\nprint('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+    main = (Path(__file__).resolve().parent.parent / "app" / "__main__.py").read_text()
+    assert "torch_ready.connect(lambda _device: freeze_startup_objects())" in main
