@@ -195,3 +195,22 @@ def test_the_class_panel_asks_for_the_picked_class(qtbot):
     assert panel.hint.isHidden()  # shown only to say why a run offers no classes
     with qtbot.waitSignal(panel.strip_requested):
         panel.strip_btn.click()
+
+
+def test_the_bundled_conditional_run_loads_and_draws_the_class_asked_for(one_thread):
+    from models.gan.catalog import CONDITIONAL_RUN
+    from models.gan.checkpoint import load_run
+    from models.gan.conditional_job import class_grid_job, class_strip_job
+    from models.jobs import run_to_completion
+
+    if not CONDITIONAL_RUN.is_file():
+        pytest.skip("the bundled conditional run is not in assets/weights")
+    import torch
+    t = load_run(CONDITIONAL_RUN, images=torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+    g = t.config.gan
+    assert (g.num_classes, g.spectral_norm, t.config.loss) == (6, True, "hinge") and t.G_ema is not None
+    assert len(t.coverage) > 10 and t.coverage.view()[:, 0].max() <= t.step  # the coverage history is bundled
+    out = run_to_completion(class_strip_job, t, 0)[0]
+    assert out.images.shape == (6, 32, 32, 3) and len(out.judged) == 6
+    circles = run_to_completion(class_grid_job, t, 0, 16, 0)[0]  # circles: ~99% judged as asked (card)
+    assert sum(j == "circle" for j in circles.judged) >= 12

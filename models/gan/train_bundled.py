@@ -67,6 +67,8 @@ def main() -> None:
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--max-steps", type=int, default=20000)
     p.add_argument("--max-minutes", type=float, default=60.0, help="stop after this much training time")
+    p.add_argument("--max-cpu-minutes", type=float, default=60.0,
+                   help="stop after this much process CPU time (on a shared machine wall time runs ahead of it)")
     p.add_argument("--save-every-s", type=float, default=120)
     p.add_argument("--min-share", type=float, default=0.10, help="every shape's share of the samples")
     p.add_argument("--min-accepted", type=float, default=0.80, help="share accepted with confidence >= 0.9")
@@ -101,7 +103,8 @@ def main() -> None:
         save_run(trainer, path, time.time() - t0)
         (out / "cpu.json").write_text(json.dumps({"cpu_s": time.process_time() - cpu0, "step": trainer.step}))
 
-    while trainer.step < args.max_steps and time.time() - t0 < args.max_minutes * 60:
+    while (trainer.step < args.max_steps and time.time() - t0 < args.max_minutes * 60
+           and time.process_time() - cpu0 < args.max_cpu_minutes * 60):
         row = trainer.train_step()
         if trainer.step % 100 == 0:
             print(f"step {trainer.step} g {row[0]:.3f} d {row[1]:.3f} D(x) {row[2]:.2f} D(G(z)) {row[3]:.2f} "
