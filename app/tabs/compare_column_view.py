@@ -82,8 +82,12 @@ class CompareColumn(QWidget):
         self.picker_box.addWidget(self.picker)
         self.picker_box.toggleButton().setToolTip("Choose this column's model and its weights")
         self.top5 = _label(2)
-        self.warning = _label(4)  # the out-of-distribution warning: hidden unless the image is unlike the data
-        self.warning.label.setStyleSheet("font-size: 11px; color: #8a4b00; background: #fff3d6; padding: 3px;")
+        # the out-of-distribution warning: hidden unless the image is unlike the data; as high as its text (it
+        # changes only with the image, never with the slider or the view)
+        self.warning = QLabel("")
+        self.warning.setWordWrap(True)
+        self.warning.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warning.setStyleSheet("font-size: 11px; color: #8a4b00; background: #fff3d6; padding: 3px;")
         self.warning.setVisible(False)
         self.stage_label = _label(1)
         self.stack = QStackedWidget()
