@@ -86,6 +86,7 @@ def test_attribution_maps_with_box_ratio_and_the_caption(loaded):
         assert len(col.top5.split("%")) == 6
     methods = {c.base.family: s.methods(c) for c in s.columns}
     assert "rollout" in methods["vit"] and "rollout" not in methods["cnn"]
+    assert methods["vit"][0] == "rollout" and methods["cnn"][0] == "gradcam"  # each family's natural default
 
 
 def test_slider_and_view_changes_reuse_results(loaded):

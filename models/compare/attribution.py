@@ -146,8 +146,11 @@ def token_map(sm: StageModel, image: torch.Tensor, method: str, class_index: int
 
 
 def methods_for(stage: StageInfo, has_cls_attention: bool) -> tuple[str, ...]:
-    """Every method applies to a map; rollout needs a CLS token and attention blocks."""
-    return CAM_METHODS + (TOKEN_METHODS if stage.kind == "tokens" and has_cls_attention else ())
+    """Every method applies to a map; rollout needs a CLS token and attention blocks, and is then the default
+    (first): a token stage is explained by where its attention sends the CLS token, a map by a CAM."""
+    if stage.kind == "tokens" and has_cls_attention:
+        return TOKEN_METHODS + CAM_METHODS
+    return CAM_METHODS
 
 
 def explain(sm: StageModel, image: torch.Tensor, stage: StageInfo, method: str,
