@@ -33,13 +33,13 @@ def test_each_card_agrees_with_its_own_text_and_its_weights_file():
 
 
 def test_the_checks_catch_what_went_wrong_before(tmp_path):
-    """The old README said 4 blocks, 1.5 MB and ratio 3.4 while the card said 3 blocks, 1.2 MB, 4.54."""
+    """The old README said 4 blocks, 1.5 MB and ratio 3.4 while the card said 3 blocks, 1.2 MB and another ratio."""
     readme = rm.README.read_text(encoding="utf-8")
     stale = readme.replace("3 blocks x 4 heads", "4 blocks x 4 heads")
     assert rm.render_readme(stale, rm.read_cards()) != stale
     card_text = (rm.CARDS / "vit_shapes.md").read_text(encoding="utf-8")
     bad = tmp_path / "vit_shapes.md"
-    bad.write_text(card_text.replace("ratio 4.54 (target 4: met)", "ratio 3.47 (target 4: met)")
+    bad.write_text(card_text.replace("density ratio 5.94;", "density ratio 3.47;")
                    .replace("metadata: depth=3", "metadata: depth=4")
                    .replace("(1.2 MB,", "(1.5 MB,"), encoding="utf-8")
     problems = "\n".join(rm.check_card(rm.read_card(bad)))
