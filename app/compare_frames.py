@@ -13,6 +13,10 @@ from models.compare.results import ColumnBase, EquivarianceResult, FeaturesResul
 PALETTE = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176", "#a1887f", "#90a4ae")
 
 
+# what a stage's output is, as the label says it: a hybrid's attention stage that outputs a map is a "feature map"
+STAGE_LAYOUT_NAMES = {"conv": "feature map", "tokens": "tokens"}
+
+
 @dataclass(frozen=True)
 class Curve:
     name: str
@@ -100,7 +104,7 @@ class StageBox:
         lines = (_shape(stage),)
         if cost is not None:
             lines += (f"{_count(cost.parameters)} params, {_count(cost.flops)}FLOPs, {cost.milliseconds:.1f} ms",)
-        return cls(stage.channels, 1.0 / stage.stride, stage.kind, f"stage {stage.index + 1} ({stage.kind})", lines)
+        return cls(stage.channels, 1.0 / stage.stride, stage.kind, f"stage {stage.index + 1} ({STAGE_LAYOUT_NAMES[stage.kind]})", lines)
 
 
 @dataclass(frozen=True)

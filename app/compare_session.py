@@ -56,7 +56,7 @@ class Column:
     model: ModelRef
     base: ColumnBase | ColumnUnavailable | None = None
     error: str = ""
-    method: str = "gradcam"
+    method: str = ""  # "": the first method that applies (rollout for token stages with CLS attention)
     class_choice: int | None = None  # None: the top class
     selected_stage: int | None = None  # hierarchy: a clicked stage (None: the one under the slider)
     results: dict = field(default_factory=dict)  # key -> result

@@ -88,7 +88,8 @@ def test_slider_and_view_changes_reuse_results(tab, qtbot):
     real = tab.ctx.worker.submit
     tab.ctx.worker.submit = lambda *a, **k: (submitted.append(k["channel"]), real(*a, **k))[1]
     tab.depth_slider.setValue(0.0)
-    assert sorted(submitted) == [f"compare-{i}-attribution" for i in range(3)]
+    # the CNN's and the hybrid's CAMs follow the slider; the ViT's rollout spans every block, already computed
+    assert sorted(submitted) == ["compare-0-attribution", "compare-2-attribution"]
     _settled(qtbot, tab)
     submitted.clear()
     tab.depth_slider.setValue(1.0)  # back: cached
