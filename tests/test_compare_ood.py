@@ -51,6 +51,14 @@ def test_colourful_photos_are_flagged_with_the_reason_and_what_the_model_knows(t
     assert v.unfamiliar and "six shapes" in v.message and "pretrained" in v.message and "colour" in v.message
 
 
+def test_the_issues_cat_is_flagged_by_its_features_and_the_rocket_by_confidence(trained_vit):
+    model, cal = trained_vit  # the cat was "triangle 79.7%" before the warning existed
+    cat = assess(model, "the ViT", _small("chelsea.jpg"), cal)
+    assert cat.unfamiliar and cat.distance > cal.max_distance and "features lie" in cat.message
+    rocket = assess(model, "the ViT", _small("rocket.jpg"), cal)
+    assert rocket.unfamiliar and "confidence" in rocket.message and "six shapes" in rocket.message
+
+
 def test_drawn_shapes_pass_and_about_one_percent_of_fresh_shapes_are_flagged(trained_vit):
     model, cal = trained_vit
     for name in ("shapes_star.png", "shapes_circle.png", "shapes_cross.png"):
