@@ -92,3 +92,16 @@ def require_hub(ref: str, timeout: float = PROBE_TIMEOUT_S) -> None:
         raise WeightsUnavailableError(
             f"'{ref}' is not in the local Hugging Face cache and cannot be downloaded now ({why}: offline?). "
             "Connect to the internet, or pick a local model folder.")
+
+
+def load_cache_first(load, src: str, ref: str, is_local: bool, **kwargs):
+    """load(src, ...) from a local folder or the local cache; only on a cache miss of a hub id from the hub, after
+    require_hub has checked it can be reached (offline fails at once, not after the hub client's retries, ~23 s).
+    Remote code is never trusted."""
+    try:
+        return load(src, local_files_only=True, trust_remote_code=False, **kwargs)
+    except OSError:
+        if is_local:
+            raise
+    require_hub(ref)
+    return load(src, trust_remote_code=False, **kwargs)

@@ -19,7 +19,7 @@ from torch import nn
 from ..config_checks import ConfigReader, check_budget, check_module_finite
 from ..errors import CheckpointError, WeightsUnavailableError
 from ..hf_errors import first_line, load_errors, load_failure, refused_pickle
-from ..hub_access import hub_usable, require_hub
+from ..hub_access import hub_usable, load_cache_first
 from ..registry import ModelSource, ModelSpec, SourceKind, register
 from .rollout_capture import AttentionCapture, HFOutputAttentions, NoRollout
 from .stages import StageModel, trace_stages
@@ -125,18 +125,6 @@ def stage_paths(model: nn.Module, lists: tuple[str, ...], inner: str = "") -> tu
     raise CheckpointError(f"Can't find the stages of {type(model).__name__} (looked for {', '.join(lists)}).")
 
 
-def _cache_first(load, src: str, ref: str, is_dir: bool, **kwargs):
-    """load(src, ...) from a folder or the local cache; on a cache miss of a hub id, from the hub, after
-    require_hub has checked it can be reached (offline fails at once with one clear sentence)."""
-    try:
-        return load(src, local_files_only=True, trust_remote_code=False, **kwargs)
-    except OSError:
-        if is_dir:
-            raise
-    require_hub(ref)
-    return load(src, trust_remote_code=False, **kwargs)
-
-
 def _size(value) -> tuple[int, int] | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return (value, value)
@@ -190,7 +178,7 @@ def _config(entry: HFEntry, src: str, ref: str, is_dir: bool):
     from transformers import AutoConfig
 
     try:
-        config = _cache_first(AutoConfig.from_pretrained, src, ref, is_dir)
+        config = load_cache_first(AutoConfig.from_pretrained, src, ref, is_dir)
     except OSError as exc:
         if is_dir:
             raise CheckpointError(f"The folder '{ref}' has no readable config.json ({first_line(exc)}).") from None
@@ -226,7 +214,7 @@ def load_hf_classifier(entry: HFEntry, ref: str, device: str = "cpu", progress=N
     try:
         _check_config(config, ref)
         check_budget(lambda: cls(config), f"'{ref}'", HF_MAX_PARAMETERS)  # on the meta device: no memory
-        net = _cache_first(cls.from_pretrained, src, ref, is_dir, **kwargs)
+        net = load_cache_first(cls.from_pretrained, src, ref, is_dir, **kwargs)
     except OSError as exc:
         if refused_pickle(exc):
             raise load_failure(exc, ref, entry.title) from None

@@ -17,7 +17,7 @@ import torch
 from models.config_checks import ConfigReader, check_module_finite
 from models.errors import WeightsUnavailableError
 from models.hf_errors import first_line, load_errors, load_failure, refused_pickle
-from models.hub_access import hub_usable, require_hub
+from models.hub_access import hub_usable, load_cache_first
 from models.registry import ModelSource, ModelSpec, SourceKind, register
 
 from .detector import Detector, check_image
@@ -127,18 +127,6 @@ class HFDetector(Detector):
             forward_ms=(t1 - t0) * 1000, postprocess_ms=(time.perf_counter() - t1) * 1000, **extra)
 
 
-def _cache_first(load: Callable, ref: str, is_local: bool, **kwargs):
-    """load(ref, ...) from the local cache; only on a miss (and not for a local folder) from the hub, after
-    require_hub has checked it can be reached: offline fails at once, not after the hub client's retries (~23 s)."""
-    try:
-        return load(ref, local_files_only=True, trust_remote_code=False, **kwargs)
-    except OSError:
-        if is_local:
-            raise
-    require_hub(ref)
-    return load(ref, trust_remote_code=False, **kwargs)
-
-
 def _processor(family: HFFamily, ref: str, is_local: bool = False):
     import transformers
 
@@ -153,7 +141,7 @@ def _checked_config(ref: str, is_local: bool = False):
     """The model's config.json, its sizes checked before any tensor is built."""
     from transformers import AutoConfig
 
-    config = _cache_first(AutoConfig.from_pretrained, ref, is_local)
+    config = load_cache_first(AutoConfig.from_pretrained, ref, ref, is_local)
     r = ConfigReader(config.to_dict(), f"'{ref}'")
     for name in ("d_model", "hidden_dim", "hidden_size"):
         r.integer(name, 1, 8192, 1)
@@ -177,11 +165,11 @@ def load_hf_detector(family: HFFamily, ref: str, device: str = "cpu", key: str =
         config = _checked_config(ref, is_local)
         load = AutoModelForObjectDetection.from_pretrained
         try:
-            model = _cache_first(load, ref, is_local, config=config, attn_implementation="eager")
+            model = load_cache_first(load, ref, ref, is_local, config=config, attn_implementation="eager")
         except ValueError as exc:
             if "attn_implementation" not in str(exc) and "eager" not in str(exc):
                 raise
-            model = _cache_first(load, ref, is_local, config=config)
+            model = load_cache_first(load, ref, ref, is_local, config=config)
         check_module_finite(model, f"'{ref}'")
         model.eval()
         name = Path(ref).name if is_local else ref

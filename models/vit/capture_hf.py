@@ -16,7 +16,7 @@ from torch import nn
 from ..config_checks import ConfigReader, check_budget, check_module_finite
 from ..errors import CheckpointError, WeightsUnavailableError
 from ..hf_errors import first_line, load_errors, load_failure, refused_pickle
-from ..hub_access import hub_usable, require_hub
+from ..hub_access import hub_usable, load_cache_first
 from .capture import IMAGENET_MEAN, IMAGENET_STD, CapturableViT, Preprocessing, interpolate_grid
 
 HALF = (0.5, 0.5, 0.5)
@@ -167,13 +167,7 @@ def load_hf_vit(ref: str, key: str, device: str = "cpu", progress=None) -> HFViT
     if progress:
         progress(None, f"Loading {ref}")
     try:
-        try:
-            config = AutoConfig.from_pretrained(src, local_files_only=True, trust_remote_code=False)
-        except OSError:
-            if is_dir:
-                raise
-            require_hub(ref)  # offline: fail now, not after the hub client's retries (~23 s)
-            config = AutoConfig.from_pretrained(src, trust_remote_code=False)  # not cached: download (needs internet)
+        config = load_cache_first(AutoConfig.from_pretrained, src, ref, is_dir)  # not cached: download (internet)
     except OSError as exc:
         if is_dir:
             raise CheckpointError(f"The folder '{ref}' has no readable config.json ({first_line(exc)}).") from None
@@ -192,14 +186,7 @@ def load_hf_vit(ref: str, key: str, device: str = "cpu", progress=None) -> HFViT
     except load_errors() as exc:
         raise load_failure(exc, ref, "ViT") from None
     try:
-        try:
-            model = cls.from_pretrained(src, attn_implementation="eager", local_files_only=True,
-                                        trust_remote_code=False)
-        except OSError:
-            if is_dir:
-                raise
-            require_hub(ref)
-            model = cls.from_pretrained(src, attn_implementation="eager", trust_remote_code=False)
+        model = load_cache_first(cls.from_pretrained, src, ref, is_dir, attn_implementation="eager")
     except OSError as exc:
         if refused_pickle(exc):
             raise load_failure(exc, ref, "ViT") from None
