@@ -32,15 +32,15 @@ def _collect_after_each_test():
 
 @pytest.fixture
 def open_tab(qtbot, tmp_path, monkeypatch):
-    """open_tab(PageClass, size) shows a tab page on a fresh AppContext (settings in a temp file);
+    """open_tab(PageClass, size, device) shows a tab page on a fresh AppContext (settings in a temp file);
     the pages and their worker threads are shut down after the test."""
     monkeypatch.setenv("VISION_EXPLORER_SETTINGS", str(tmp_path / "settings.ini"))
     opened = []
 
-    def _open(page_class, size=(1200, 760)):
+    def _open(page_class, size=(1200, 760), device="auto"):
         from app.context import AppContext
 
-        page = page_class(AppContext())
+        page = page_class(AppContext(device))
         qtbot.addWidget(page)
         page.resize(*size)
         page.show()

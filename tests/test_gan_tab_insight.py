@@ -14,23 +14,14 @@ pytestmark = pytest.mark.skipif(LiveJudge.load() is None, reason="no sprite judg
 
 
 @pytest.fixture
-def tab(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("VISION_EXPLORER_SETTINGS", str(tmp_path / "settings.ini"))
-    from app.context import AppContext
+def tab(open_tab):
     from app.tabs.gan_tab import GanTab
 
-    ctx = AppContext("cpu")
-    page = GanTab(ctx)
-    qtbot.addWidget(page)
-    page.resize(1200, 760)
-    page.show()
-    qtbot.waitExposed(page)
+    page = open_tab(GanTab, device="cpu")
     page.errors = []
-    ctx.error.connect(page.errors.append)
+    page.ctx.error.connect(page.errors.append)
     page.image_page.form.set_values({"batch_size": 8, "latent_size": 16, "sample_every": 2})
-    yield page
-    page.shutdown()
-    ctx.worker.shutdown()
+    return page
 
 
 def test_training_fills_the_histogram_and_the_judge_fd_curve_and_cells_make_a_strip(tab, qtbot):

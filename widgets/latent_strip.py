@@ -10,42 +10,27 @@ No torch here.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from .float_slider import FloatSlider
-from .sample_grid_history import to_pixmap
+from .sample_grid_history import ScaledImage
 
 MIN_STEPS, MAX_STEPS = 8, 16
 WALK_RANGE = 6.0  # a unit direction: typical noise of 64 numbers is ~8 long
 
 
-class StripImage(QLabel):
+class StripImage(ScaledImage):
     """A wide image scaled to fill the width, pixel-sharp, aspect kept."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self._pix = None
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        super().__init__(parent, min_side=0)
         self.setMinimumHeight(48)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setStyleSheet("background: #1e1f22;")
 
-    def set_image(self, image: np.ndarray | None) -> None:
-        self._pix = None if image is None else to_pixmap(image)
-        self._rescale()
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self._rescale()
-
-    def _rescale(self) -> None:
-        if self._pix is None:
-            self.clear()
-            return
-        self.setPixmap(self._pix.scaled(self.width(), max(self.height(), 48), Qt.AspectRatioMode.KeepAspectRatio,
-                                        Qt.TransformationMode.FastTransformation))
+    def target_size(self) -> tuple[int, int]:
+        return self.width(), max(self.height(), 48)
 
 
 class LatentPanel(QWidget):

@@ -55,9 +55,13 @@ class ScaledImage(QLabel):
         if self._pix is None:
             self.clear()
             return
+        w, h = self.target_size()
+        self.setPixmap(self._pix.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+
+    def target_size(self) -> tuple[int, int]:
+        """The box the image is scaled into (aspect kept): the largest square that fits."""
         side = min(self.width(), self.height())
-        self.setPixmap(self._pix.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                        Qt.TransformationMode.FastTransformation))
+        return side, side
 
     def image_rect(self) -> QRectF | None:
         """Where the image is drawn in this widget (centred), or None without one."""
