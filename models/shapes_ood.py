@@ -52,6 +52,7 @@ class OodVerdict:
     colour_bins: int
     distance: float
     message: str  # empty when familiar
+    probabilities: np.ndarray  # (classes,) float32: the model's softmax on the image (the same forward)
 
 
 def _logits_and_features(model: nn.Module, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +99,7 @@ def calibrate(model: nn.Module, quantile: float = 0.01) -> OodCalibration:
 def assess(model: nn.Module, title: str, image: np.ndarray, cal: OodCalibration) -> OodVerdict:
     """Verdict for one (64, 64, 3) uint8 image as the model sees it."""
     logits, feats = _logits_and_features(model, image[None])
-    probabilities = torch.softmax(torch.from_numpy(logits[0]), 0).numpy()
+    probabilities = torch.softmax(torch.from_numpy(logits[0]), 0).numpy().astype(np.float32)
     distance = float(_distances(feats, cal.class_means, cal.precision)[0])
     conf, bins = float(np.max(probabilities)), colour_bins(image)
     reasons = []
@@ -110,9 +111,9 @@ def assess(model: nn.Module, title: str, image: np.ndarray, cal: OodCalibration)
     if bins > cal.max_colour_bins:
         reasons.append(f"the image has more colours than shapes images ({bins} colour bins, shapes <= {cal.max_colour_bins})")
     if not reasons:
-        return OodVerdict(False, conf, bins, distance, "")
+        return OodVerdict(False, conf, bins, distance, "", probabilities)
     known = ", ".join(SHAPE_CLASSES)
     return OodVerdict(True, conf, bins, distance,
                       f"This image is unlike anything {title or 'this model'} was trained on: "
                       f"{'; '.join(reasons)}. It knows only six shapes ({known}), so its label means little "
-                      "here; pick a pretrained model (e.g. ResNet-50 or ViT-B/16) for photos.")
+                      "here; pick a pretrained model (e.g. ResNet-50 or ViT-B/16) for photos.", probabilities)

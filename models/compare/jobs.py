@@ -32,13 +32,13 @@ _LOAD_LOCK = threading.Lock()
 _OOD_CALIBRATIONS: dict = {}  # ModelRef -> OodCalibration, measured once per model and session
 
 
-def _ood_warning(ref: ModelRef, sm, seen: np.ndarray) -> str:
-    """For a model trained here on shapes only: the out-of-distribution warning for this image ("" if none)."""
+def _ood_verdict(ref: ModelRef, sm, seen: np.ndarray):
+    """For a model trained here on shapes only: its OodVerdict on this image (prediction and warning, one forward)."""
     from ..shapes_ood import assess, calibrate
 
     if ref not in _OOD_CALIBRATIONS:
         _OOD_CALIBRATIONS[ref] = calibrate(sm.model)
-    return assess(sm.model, sm.title, seen, _OOD_CALIBRATIONS[ref]).message
+    return assess(sm.model, sm.title, seen, _OOD_CALIBRATIONS[ref])
 
 
 def compare_cache():
@@ -184,15 +184,19 @@ def column_job(ctx: JobContext, ref: ModelRef, image: np.ndarray):
     yield Progress(None, f"Running {sm.title or spec.title}")
     stages = tuple(trace_stages(sm))
     seen = to_input(image, sm.image_size)
-    with torch.no_grad():
-        probs = torch.softmax(sm.model(_tensor(seen, ctx.device))[0].float(), 0).cpu().numpy()
+    warning = ""
+    if spec.capabilities.get("bundled"):  # trained on shapes only: the prediction comes with its OOD verdict
+        verdict = _ood_verdict(ref, sm, seen)
+        probs, warning = verdict.probabilities, verdict.message
+    else:
+        with torch.no_grad():
+            probs = torch.softmax(sm.model(_tensor(seen, ctx.device))[0].float(), 0).cpu().numpy()
     boxes, names = known_objects(image)
     if len(boxes):
         h, w = image.shape[:2]
         scale = np.array([sm.image_size[1] / w, sm.image_size[0] / h] * 2, np.float32)
         boxes = boxes * scale
     has_cls = stages[-1].prefix_tokens > 0 and bool(attention_modules(sm))
-    warning = _ood_warning(ref, sm, seen) if spec.capabilities.get("bundled") else ""
     return ColumnBase(ref, sm.title or spec.title, str(spec.capabilities.get("family", "")), seen, stages,
                       tuple(sm.class_names), probs.astype(np.float32), has_cls, boxes.astype(np.float32), names,
                       time.perf_counter() - start, warning, "" if has_cls else rollout_note(sm))
