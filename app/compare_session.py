@@ -25,8 +25,10 @@ from .compare_frames import (AttributionPanel, ColumnFrame, CompareFrame, Equiva
                              HierarchyPanel, StageBox, erf_plot, top5_text)
 
 VIEWS = ("attribution", "receptive-field", "equivariance", "hierarchy")
+LAB_VIEWS = ("data-hunger", "fine-tune")  # whole pages of the data lab (app/tabs/lab_*_page.py), not column views
+TAB_VIEWS = VIEWS + LAB_VIEWS
 VIEW_TITLES = {"attribution": "Attribution", "receptive-field": "Receptive field", "equivariance": "Equivariance",
-               "hierarchy": "Hierarchy"}
+               "hierarchy": "Hierarchy", "data-hunger": "Data hunger", "fine-tune": "Fine-tune"}
 DEFAULT_MODELS = (ModelRef("compare/convnext", "bundled"), ModelRef("compare/vit-convstem", "bundled"),
                   ModelRef("compare/coatnet", "bundled"))
 LOADING = "Loading and running the model..."

@@ -39,7 +39,8 @@ def tab(open_tab, qtbot):
 
 def test_compare_is_the_sixth_tab():
     assert TAB_KEYS[5] == "compare" and CompareTab.key == "compare"
-    assert CompareTab.views == ("attribution", "receptive-field", "equivariance", "hierarchy")
+    assert CompareTab.views == ("attribution", "receptive-field", "equivariance", "hierarchy", "data-hunger",
+                                "fine-tune")  # the data lab's pages last (issue 13)
 
 
 def test_every_view_draws_real_content(tab, qtbot):

@@ -13,7 +13,8 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QTabBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QStackedWidget, QTabBar,
+                               QVBoxLayout, QWidget)
 
 from models.compare.jobs import list_models_job
 from models.compare.results import ModelRef
@@ -22,10 +23,14 @@ from widgets.float_slider import FloatSlider
 from widgets.model_picker import PickedModel
 
 from ..compare_frames import CompareFrame
-from ..compare_session import VIEW_TITLES, VIEWS, CompareSession, Request
+from ..compare_session import LAB_VIEWS, TAB_VIEWS, VIEW_TITLES, VIEWS, CompareSession, Request
 from ..vit_picker import model_entries
 from .base import TabPage
 from .compare_column_view import CompareColumn
+from .lab_finetune_page import LabFinetunePage
+from .lab_hunger_page import LabHungerPage
+
+LAB_PAGES = {"data-hunger": LabHungerPage, "fine-tune": LabFinetunePage}  # made when first shown
 
 LESSONS = {
     "attribution": "Why each model chose its class: the map of the chosen method at the stage under the depth "
@@ -43,7 +48,7 @@ LESSONS = {
 class CompareTab(TabPage):
     key = "compare"
     title = "Compare"
-    views = VIEWS
+    views = TAB_VIEWS  # the column views, then the data lab's pages (LAB_VIEWS)
 
     def __init__(self, ctx, parent: QWidget | None = None, models: tuple[ModelRef, ...] | None = None) -> None:
         """models: the columns' models at start (default: the three bundled ones)."""
@@ -52,14 +57,16 @@ class CompareTab(TabPage):
         self.frame: CompareFrame | None = None
         self._running: dict[str, int] = {}  # channel -> request id not answered yet
         self._device: str | None = None  # the device reported last (None: torch not loaded yet)
+        self._lab_view: str | None = None  # a data-lab page shown instead of the columns
+        self.lab_pages: dict[str, QWidget] = {}
+        self._specs: list | None = None  # the registry's Compare specs (the fine-tune page's picker)
         self._build()
-        self.ctx.worker.submit(list_models_job, channel="compare-list", title="Listing models to compare",
-                               on_result=self._on_models, on_error=lambda _msg: None)
+        self._list_models()
 
     # ---- layout ------------------------------------------------------------------------------------
     def _build(self) -> None:
         self.view_bar = QTabBar()
-        for v in VIEWS:
+        for v in TAB_VIEWS:
             self.view_bar.addTab(VIEW_TITLES[v])
         self.depth_slider = FloatSlider(Qt.Orientation.Horizontal)
         self.depth_slider.setRange(0.0, 1.0)
@@ -75,15 +82,19 @@ class CompareTab(TabPage):
         top = QHBoxLayout()
         top.addWidget(self.view_bar)
         top.addSpacing(12)
-        top.addWidget(QLabel("Depth"))
-        top.addWidget(self.depth_slider, 1)
+        self.column_controls = QWidget()  # hidden on the data-lab pages
+        column_row = QHBoxLayout(self.column_controls)
+        column_row.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.column_controls, 1)
+        column_row.addWidget(QLabel("Depth"))
+        column_row.addWidget(self.depth_slider, 1)
         self.log_check = QCheckBox("Log colours")
         self.log_check.setChecked(self.session.erf_log)
         self.log_check.setToolTip("Receptive fields on a log colour scale (1e-4 .. 1): the faint far reach shows")
         self.log_check.setVisible(False)
-        top.addWidget(self.log_check)
-        top.addWidget(QLabel("Columns"))
-        top.addWidget(self.count_spin)
+        column_row.addWidget(self.log_check)
+        column_row.addWidget(QLabel("Columns"))
+        column_row.addWidget(self.count_spin)
         self.lesson = QLabel(LESSONS[VIEWS[0]])
         self.lesson.setWordWrap(True)
         self.lesson.setStyleSheet("color: #9aa0a6;")
@@ -104,11 +115,17 @@ class CompareTab(TabPage):
         self.erf_plot.setMinimumHeight(170)
         self.erf_plot.setMaximumHeight(230)
         self.erf_plot.setVisible(False)
+        self.column_area = QWidget()
+        area = QVBoxLayout(self.column_area)
+        area.setContentsMargins(0, 0, 0, 0)
+        area.addWidget(self.lesson)
+        area.addLayout(row, 1)
+        area.addWidget(self.erf_plot)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.column_area)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.lesson)
-        layout.addLayout(row, 1)
-        layout.addWidget(self.erf_plot)
+        layout.addWidget(self.stack, 1)
         self.view_bar.currentChanged.connect(self._on_view_bar)
         self.depth_slider.valueChanged.connect(self._on_depth)
         self.count_spin.valueChanged.connect(self._on_count)
@@ -133,12 +150,14 @@ class CompareTab(TabPage):
 
     def show_view(self, view: str) -> None:
         super().show_view(view)
-        self.view_bar.setCurrentIndex(VIEWS.index(view))  # -> _on_view_bar
+        self.view_bar.setCurrentIndex(TAB_VIEWS.index(view))  # -> _on_view_bar
 
     def current_view(self) -> str:
-        return self.session.view
+        return self._lab_view or self.session.view
 
     def is_busy(self) -> bool:
+        if self._lab_view is not None:
+            return self.lab_pages[self._lab_view].is_busy()
         return bool(self._running)
 
     def on_device_changed(self, device: str) -> None:
@@ -151,6 +170,11 @@ class CompareTab(TabPage):
     def shutdown(self) -> None:
         self._cancel_all()
         self.ctx.worker.cancel("compare-list")
+        for page in self.lab_pages.values():
+            page.shutdown()
+
+    def confirm_close(self) -> bool:
+        return all(page.confirm_close() for page in self.lab_pages.values())
 
     def _cancel_all(self) -> None:
         for channel in list(self._running):
@@ -158,8 +182,31 @@ class CompareTab(TabPage):
         self._running.clear()
 
     # ---- user actions ------------------------------------------------------------------------------
+    def lab_page(self, view: str) -> QWidget:
+        """The data-lab page of `view`, made on first use."""
+        if view not in self.lab_pages:
+            page = self.lab_pages[view] = LAB_PAGES[view](self.ctx)
+            if hasattr(page, "models_changed"):  # a fine-tuned model was saved: every picker lists it
+                page.models_changed.connect(self._list_models)
+                if self._specs is not None:
+                    page.set_models(self._specs)
+            self.stack.addWidget(page)
+        return self.lab_pages[view]
+
+    @Slot()
+    def _list_models(self) -> None:
+        self.ctx.worker.submit(list_models_job, channel="compare-list", title="Listing models to compare",
+                               on_result=self._on_models, on_error=lambda _msg: None)
+
     @Slot(int)
     def _on_view_bar(self, index: int) -> None:
+        view = TAB_VIEWS[index]
+        self._lab_view = view if view in LAB_VIEWS else None
+        self.column_controls.setVisible(self._lab_view is None)
+        if self._lab_view is not None:
+            self.stack.setCurrentWidget(self.lab_page(view))
+            return
+        self.stack.setCurrentWidget(self.column_area)
         self.session.set_view(VIEWS[index])
         self.lesson.setText(LESSONS[VIEWS[index]])
         self.refresh()
@@ -208,6 +255,9 @@ class CompareTab(TabPage):
     # ---- jobs --------------------------------------------------------------------------------------
     @Slot(object)
     def _on_models(self, specs) -> None:
+        self._specs = specs
+        if hasattr(self.lab_pages.get("fine-tune"), "set_models"):
+            self.lab_pages["fine-tune"].set_models(specs)
         entries = model_entries(specs)
         for col, model in zip(self.columns, self.session.all_columns):
             col.picker.set_models(entries, PickedModel(model.model.key, model.model.kind, model.model.ref, None))
@@ -240,7 +290,7 @@ class CompareTab(TabPage):
     def refresh(self) -> None:
         """Submit what the visible view lacks (only while this tab is on screen: the image reaches every tab,
         and three models should not run for a tab nobody looks at), then draw what there is."""
-        if self.isVisible():
+        if self.isVisible() and self._lab_view is None:
             for req in self.session.requests():
                 self._submit(req)
         self.draw()
