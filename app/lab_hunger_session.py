@@ -49,7 +49,9 @@ class Preset:
 PRESETS = {
     # as models.lab.data_hunger.QUICK (the headless twin's --quick): 8 runs, about 10 min on 2 CPU cores
     "quick": Preset("Quick: N = 250 and 4,000, one seed, 300 steps", (250, 4000), (0,), 300, 50, 500),
-    "full": Preset("Full grid: N = 250 .. 16,000, two seeds, 800 steps", SIZES, SEEDS, 800),
+    # LabRunSpec's defaults: the shipped grid's budget
+    "full": Preset(f"Full grid: N = {min(SIZES):,} .. {max(SIZES):,}, {len(SEEDS)} seeds, {LabRunSpec.steps} steps",
+                   SIZES, SEEDS, LabRunSpec.steps, LabRunSpec.eval_every, LabRunSpec.eval_size, LabRunSpec.batch),
 }
 
 
@@ -207,6 +209,9 @@ class HungerSession:
         slot = self.slots.get(spec.key)
         if slot is None:
             return []
+        if self.state == HungerState.RUNNING and (record is None or not record.finished):
+            error = record.extra.get("error", "") if record is not None else ""
+            return self.run_failed(spec, error or f"Run {spec.key} stopped before its last step.")
         if record is not None:
             self.records[spec.key] = record
         slot.running = False

@@ -3,17 +3,17 @@ state machine, CSV export, and the fine-tune view's comparison and folder states
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
 
 from app.lab_finetune_session import FinetuneSession, FolderPhase, Phase
-from app.lab_hunger_session import HungerSession, HungerState, tiny_preset
+from app.lab_hunger_session import PRESETS, HungerSession, HungerState, tiny_preset
 from models.lab.records import CurvePoint, LabRunSpec, RunRecord
 
 
-def record(arch, n, seed, accs, steps=800, finished=True, **extra) -> RunRecord:
+def record(arch, n, seed, accs, steps=LabRunSpec.steps, finished=True, **extra) -> RunRecord:
     spec = LabRunSpec(arch, n, seed, steps)
     every = steps // len(accs)
     points = tuple(CurvePoint(every * (i + 1), a, 1.0 / (i + 1), float(i)) for i, a in enumerate(accs))
@@ -49,12 +49,12 @@ def test_shipped_grid_renders_at_once_as_frozen_values():
 
 def test_runs_of_another_budget_are_not_mixed_in():
     s = HungerSession()
-    s.add_records(GRID + [record("coatnet", 250, 0, (0.9,), steps=300)])
+    s.add_records(GRID + [record("coatnet", 250, 0, (0.9,), steps=PRESETS["quick"].steps + 1)])
     def with_data():
         return {c.name for c in s.render().summary if c.y}
 
     assert with_data() == {"ConvNeXt-style CNN", "Plain ViT (linear patches)"}
-    s.choose("quick")  # 300 steps
+    s.set_plan(tuple(replace(x, steps=PRESETS["quick"].steps + 1) for x in PRESETS["quick"].specs()))
     assert with_data() == {"CoAtNet-style hybrid"}
 
 
@@ -126,7 +126,7 @@ def test_export_csv_has_the_summary_and_the_curves():
     assert text.startswith("arch,train_size,mean_accuracy,min_accuracy,max_accuracy,seeds\n")
     assert "convnext,250,0.7000,0.6000,0.8000,2" in text
     assert "arch,train_size,seed,steps,init,finished,step,accuracy,loss,seconds" in text
-    assert "vit-plain,4000,1,800,scratch,1,800,0.8000" in text
+    assert f"vit-plain,4000,1,{LabRunSpec.steps},scratch,1,{LabRunSpec.steps // 2 * 2},0.8000" in text
 
 
 # ---- the fine-tune view --------------------------------------------------------------------------------
@@ -225,3 +225,12 @@ def test_a_bad_folder_shows_its_message_and_keeps_the_good_one():
     c = s.folder_controls()
     assert s.folder_phase == FolderPhase.READY and c.status == "Only one class." and c.start  # the good index stays
     assert s.index == FakeIndex()
+
+
+def test_a_run_that_ends_unfinished_without_a_pause_is_a_failure_not_a_stuck_slot():
+    s, specs = _tiny_session(parallel=1)
+    s.start()
+    s.trainer_ready(specs[0], "t0")
+    stopped = RunRecord(specs[0], (CurvePoint(2, 0.2, 1.0, 0.1),), False, "cpu", {"error": "the loss became NaN"})
+    assert s.run_ended(stopped, specs[0]) == [specs[1]]
+    assert specs[0].key not in s.slots and "NaN" in s.controls().status
