@@ -23,7 +23,7 @@ from .lab_hunger_session import ARCH_TITLES
 
 PER_CLASS = (10, 30, 100)
 MODES = {"all": "all layers", "head": "new head only"}
-COMPARE_STEPS = 300  # the same budget for both runs
+COMPARE_STEPS = 150  # the same budget for both runs (models.lab.fine_tune.DEFAULT_STEPS: the shipped results')
 INITS = {"pretrained": ("from the bundled weights", "#4cd07d"), "scratch": ("from scratch", "#9aa0a6")}
 LESSON = ("Four shape classes these models never saw (pentagon, ellipse, arrow, crescent). The same network either "
           "starts from the weights it learnt on the six bundled shapes (a new head for the four classes) or from "
@@ -126,6 +126,8 @@ class FinetuneSession:
 
     def race_done(self, result: Any) -> None:
         """The job's result: the two final records (a tuple, a dict or one record)."""
+        if hasattr(result, "pretrained"):  # models.lab.fine_tune.FineTuneComparison
+            result = (result.pretrained, result.scratch)
         items = result.values() if isinstance(result, dict) else result if isinstance(result, (tuple, list)) else (result,)
         for item in items:
             if isinstance(item, RunRecord):
@@ -146,7 +148,8 @@ class FinetuneSession:
         for r in self.shipped:
             n = r.extra.get("per_class")
             same_n = str(per_class) == n if n is not None else r.spec.train_size in (per_class, 4 * per_class)
-            if r.spec.arch == arch and same_n and r.extra.get("mode", "all") == mode:
+            init = r.extra.get("init", "scratch")  # scratch trains every layer whatever the mode
+            if r.spec.arch == arch and same_n and (init == "scratch" or r.extra.get("mode", "all") == mode):
                 out[r.extra.get("init", "scratch")] = r
         return out
 
@@ -244,11 +247,13 @@ class FinetuneSession:
             captions.append(f"{t} -> {p} ({float(confidence) * 100:.0f}%)")
         self.saved_paths = tuple(str(p) for p in (result.saved_path, getattr(result, "card_path", "")) if p)
         skipped = getattr(result, "skipped_unreadable", 0)
-        summary = (f"Held-out accuracy {result.held_out_accuracy * 100:.1f}% on {len(classes)} classes"
+        acc = result.held_out_accuracy
+        summary = ((f"Held-out accuracy {acc * 100:.1f}%" if acc is not None else "Accuracy not measured")
+                   + f" on {len(classes)} classes"
                    + (f"; {skipped:,} unreadable files skipped" if skipped else "")
                    + f". Saved to {result.saved_path}" + (f" (model card: {result.card_path})"
                                                           if getattr(result, "card_path", "") else "")
-                   + ". It is now in the model pickers.")
+                   + ". It is now in the model pickers." + "".join(f" {n}" for n in getattr(result, "notes", ())))
         self.result = FolderResultView(np.asarray(result.confusion, np.int64), classes, tuple(gallery),
                                        tuple(captions), summary)
         return self.result

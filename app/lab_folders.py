@@ -10,7 +10,7 @@ from PySide6.QtCore import QStandardPaths
 from .folders import INSTALL_DIR
 
 SHIPPED_GRID = INSTALL_DIR / "assets" / "lab" / "data_hunger_grid.json"  # models.lab.cache.SHIPPED_GRID
-SHIPPED_FINE_TUNE = INSTALL_DIR / "assets" / "lab" / "fine_tune.json"  # models.lab.fine_tune's shipped results
+SHIPPED_FINE_TUNE = INSTALL_DIR / "assets" / "lab" / "fine_tune_results.json"  # models.lab.fine_tune.SHIPPED_FINE_TUNE
 
 
 def lab_dir() -> Path:

@@ -128,9 +128,11 @@ def folder_job(ctx, model_key: str, kind: str, ref: str, index, settings: dict, 
                                                         ctx.device))
 
 
-def register_job(ctx, folder: Path):
-    """models.lab.user_models.register_user_models: saved fine-tuned models join the registry's pickers."""
-    from models.lab.user_models import register_user_models
+def list_models_job(ctx, folder: Path):
+    """The registry's Compare classifiers for the pickers, with the models fine-tuned earlier (saved in `folder`,
+    registered first by models.lab.user_model_store.register_user_models)."""
+    from models.compare.jobs import list_models_job as list_compare
+    from models.lab.user_model_store import register_user_models
 
-    yield from ()
-    return register_user_models(folder)
+    register_user_models(folder)  # reads each saved model's metadata only (broken ones are skipped)
+    return (yield from list_compare(ctx))

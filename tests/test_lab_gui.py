@@ -152,3 +152,59 @@ def test_a_broken_folder_shows_a_message_and_nothing_is_lost(open_tab, qtbot, tm
     qtbot.waitUntil(lambda: bool(page.session.folder_error), timeout=TIMEOUT_MS)
     assert "class" in page.folder_label.text().lower()
     assert page.session.index.root == str(good) and page.folder_start.isEnabled()  # the good folder stays
+
+
+def _image_folder(root, classes=("a", "b"), per_class=6):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k, cls in enumerate(classes):
+        (root / cls).mkdir(parents=True)
+        for i in range(per_class):
+            img = np.zeros((24 + i, 20, 3), np.uint8)
+            img[..., k] = 200  # class a red, class b green; sizes differ
+            img += rng.integers(0, 40, img.shape, dtype=np.uint8)
+            Image.fromarray(img).save(root / cls / f"{i}.png")
+    (root / "a" / "broken.png").write_bytes(b"not a png")  # skipped and counted
+    return root
+
+
+def test_pretrained_vs_scratch_through_the_page(open_tab, qtbot, tmp_path, monkeypatch):
+    import app.lab_finetune_session as fs
+
+    monkeypatch.setattr(fs, "COMPARE_STEPS", 4)
+    monkeypatch.setattr("app.tabs.lab_finetune_page.lab_dir", lambda: tmp_path / "lab")
+    page = open_tab(partial(LabFinetunePage, shipped=tmp_path / "none.json", out_dir=tmp_path / "models"))
+    assert page.race_frame.source == "none"
+    page.start_race()
+    assert not page.race_start.isEnabled() and page.race_cancel.isEnabled()
+    qtbot.waitUntil(lambda: page.session.phase.value == "idle", timeout=TIMEOUT_MS)
+    frame = page.race_frame
+    assert frame.source == "live" and all(len(c.x) >= 2 for c in frame.curves), frame.result
+    assert "from the bundled weights:" in frame.result and "%" in frame.result and page.race_start.isEnabled()
+
+
+def test_a_folder_fine_tunes_end_to_end_and_joins_the_pickers(open_tab, qtbot, tmp_path):
+    from models.compare import catalog
+    from models.registry import specs_for
+    from widgets.model_picker import PickedModel
+
+    assert catalog  # imported: it registers the Compare models
+
+    page = open_tab(partial(LabFinetunePage, shipped=tmp_path / "none.json", out_dir=tmp_path / "models"))
+    page.set_models(specs_for("compare"))
+    page.picker.set_choice(PickedModel("compare/convnext", "random", "", None))
+    changed = []
+    page.models_changed.connect(lambda: changed.append(True))
+    page.choose_folder(str(_image_folder(tmp_path / "pets")))
+    qtbot.waitUntil(lambda: page.session.index is not None, timeout=TIMEOUT_MS)
+    page.steps_spin.setValue(10)
+    page.start_folder()
+    assert page.folder_cancel.isEnabled() and not page.folder_btn.isEnabled()
+    qtbot.waitUntil(lambda: page.session.folder_phase.value in ("done", "ready"), timeout=TIMEOUT_MS)
+    assert page.session.result is not None, page.session.folder_error
+    assert page.curves.data("loss")[0].size >= 1 and page.curves.data("accuracy")[0].size >= 1
+    assert page.confusion.rowCount() == 3 and page.confusion.isRowHidden(2) and page.confusion.count(0, 0) >= 0
+    assert sum(page.confusion.count(r, c) for r in range(2) for c in range(2)) == page.session.result.confusion.sum()
+    assert "Saved to" in page.folder_label.text() and changed == [True]
+    assert (tmp_path / "models").is_dir() and any((tmp_path / "models").rglob("*.safetensors"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
-from app.lab_finetune_session import FinetuneSession, FolderPhase, Phase
+from app.lab_finetune_session import COMPARE_STEPS, FinetuneSession, FolderPhase, Phase
 from app.lab_hunger_session import PRESETS, HungerSession, HungerState, tiny_preset
 from models.lab.records import CurvePoint, LabRunSpec, RunRecord
 
@@ -144,16 +144,21 @@ def test_shipped_comparison_shows_and_a_live_one_replaces_it():
     assert "from the bundled weights: 90.0%" in frame.result and "from scratch: 40.0%" in frame.result
     s.choose(per_class=100)
     assert s.render_race().curves[0].y == (0.95,)
-    s.choose(mode="head")
+    s.choose(mode="head")  # no shipped head-only run; the scratch run is the same whatever the mode
+    frame = s.render_race()
+    assert frame.curves[0].y == () and frame.curves[1].y == (0.9,) and "bundled weights: waiting" in frame.result
+    s.choose(arch="coatnet")
     assert s.render_race().source == "none" and "Press Start" in s.render_race().result
-    assert s.start() == ("convnext", 100, "head", 300) and s.start() is None
+    s.choose(arch="convnext")
+    assert s.start() == ("convnext", 100, "head", COMPARE_STEPS) and s.start() is None
     assert s.race_update(race("pretrained", (0.5,), per_class=100, mode="head", finished=False))
     assert not s.race_update("progress")
     frame = s.render_race()
     assert frame.source == "live" and frame.curves[0].y == (0.5,) and frame.curves[1].y == ()
     assert "Training" in frame.result and "step 300" in frame.result
-    s.race_done((race("pretrained", (0.5, 0.8), per_class=100, mode="head"),
-                 race("scratch", (0.2, 0.3), per_class=100, mode="head")))
+    comparison = type("FineTuneComparison", (), {"pretrained": race("pretrained", (0.5, 0.8), per_class=100, mode="head"),
+                                                  "scratch": race("scratch", (0.2, 0.3), per_class=100)})()
+    s.race_done(comparison)
     assert s.phase == Phase.IDLE and "80.0%" in s.render_race().result and "30.0%" in s.render_race().result
     s.race_failed("boom")
     assert "failed: boom" in s.render_race().result

@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QStackedWidget, QTabBar,
                                QVBoxLayout, QWidget)
 
-from models.compare.jobs import list_models_job
 from models.compare.results import ModelRef
 from widgets.compare_plots import CurvePlot
 from widgets.float_slider import FloatSlider
@@ -24,6 +23,8 @@ from widgets.model_picker import PickedModel
 
 from ..compare_frames import CompareFrame
 from ..compare_session import LAB_VIEWS, TAB_VIEWS, VIEW_TITLES, VIEWS, CompareSession, Request
+from ..lab_folders import models_dir
+from ..lab_jobs import list_models_job
 from ..vit_picker import model_entries
 from .base import TabPage
 from .compare_column_view import CompareColumn
@@ -195,7 +196,8 @@ class CompareTab(TabPage):
 
     @Slot()
     def _list_models(self) -> None:
-        self.ctx.worker.submit(list_models_job, channel="compare-list", title="Listing models to compare",
+        """The registry's Compare models, with the models fine-tuned in the data lab (app/lab_jobs.py)."""
+        self.ctx.worker.submit(list_models_job, models_dir(), channel="compare-list", title="Listing models to compare",
                                on_result=self._on_models, on_error=lambda _msg: None)
 
     @Slot(int)

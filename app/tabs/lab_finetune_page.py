@@ -24,9 +24,9 @@ from widgets.model_picker import ModelPicker
 
 from ..context import AppContext
 from ..lab_finetune_session import LESSON, MODES, PER_CLASS, FinetuneSession, FolderPhase
-from ..lab_folders import SHIPPED_FINE_TUNE, images_dir, models_dir
+from ..lab_folders import SHIPPED_FINE_TUNE, lab_dir, models_dir
 from ..lab_hunger_session import ARCH_TITLES
-from ..lab_jobs import folder_job, index_job, race_job, read_grid_file, register_job
+from ..lab_jobs import folder_job, index_job, race_job, read_grid_file
 from ..vit_picker import model_entries
 
 RACE, INDEX, TUNE = "lab-finetune-race", "lab-finetune-index", "lab-finetune-folder"
@@ -176,7 +176,7 @@ class LabFinetunePage(QWidget):
         args = self.session.start()
         if args is None:
             return
-        self.ctx.worker.submit(race_job, *args, images_dir(), channel=RACE, title="Pretrained vs from scratch",
+        self.ctx.worker.submit(race_job, *args, lab_dir(), channel=RACE, title="Pretrained vs from scratch",
                                on_partial=self._on_race_partial, on_result=self._on_race_done,
                                on_error=self._on_race_error)
         self.draw_race()
@@ -273,7 +273,7 @@ class LabFinetunePage(QWidget):
 
     @Slot()
     def cancel_folder(self) -> None:
-        self.control.request_stop()
+        """Cancel indexing or fine-tuning: the run is discarded (nothing saved), the indexed folder stays."""
         self.ctx.worker.cancel(INDEX)
         self.ctx.worker.cancel(TUNE)
         self.session.folder_cancelled()
@@ -291,8 +291,7 @@ class LabFinetunePage(QWidget):
         view = self.session.train_done(result)
         self.confusion.set_classes(view.confusion, view.classes)
         self.gallery.set_tiles(list(view.gallery), view.captions)
-        self.ctx.worker.submit(register_job, self.out_dir, channel="lab-register", title="Registering the model",
-                               on_result=lambda _r: self.models_changed.emit(), on_error=self._on_folder_error)
+        self.models_changed.emit()  # the job registered the saved model: the pickers list the models again
         self.draw_folder()
 
     def draw_folder(self) -> None:
@@ -313,5 +312,5 @@ class LabFinetunePage(QWidget):
 
     def shutdown(self) -> None:
         self.control.request_stop()
-        for ch in (RACE, INDEX, TUNE, "lab-register"):
+        for ch in (RACE, INDEX, TUNE):
             self.ctx.worker.cancel(ch)
