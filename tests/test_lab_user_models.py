@@ -144,12 +144,10 @@ def test_fine_tune_job_pauses_resumes_saves_registers_and_reloads_with_identical
     assert len(result.most_confused) == result.held_out_images - np.trace(result.confusion)
     card = open(result.card_path, encoding="utf-8").read()
     assert "- blue" in card and "- red" in card and "compare/convnext" in card and "Held-out accuracy" in card
+    scan = register_user_models(out)  # as the app does at start-up and when a result arrives
+    assert scan.registered == (result.model_key,) and not scan.skipped
     spec = get(result.model_key)
     assert spec in specs_for("compare") and "fine-tuned on colours, 3 classes" in spec.title
-
-    # a fresh start of the app: every saved model in the folder is registered again, and loads the same weights
-    scan = register_user_models(out)
-    assert scan.registered == (result.model_key,) and not scan.skipped
     loaded = get(result.model_key).load()
     assert loaded.class_names == result.classes
     assert torch.equal(_logits(loaded), _logits(paused.tuner.sm))

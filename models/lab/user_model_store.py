@@ -8,8 +8,8 @@ One folder per fine-tuned model inside the user's folder (the app passes its dat
         hf/                 Hugging Face bases only: save_pretrained (id2label / label2id set) and an image processor,
                             so transformers.pipeline("image-classification", model=".../hf") works
 
-`register_user_models(out_dir)` registers each saved model as a ModelSpec of task "compare" (call it at start-up;
-`models.lab.user_models` registers a new one itself when its fine-tune finishes). Its loader rebuilds the base
+`register_user_models(out_dir)` registers each saved model as a ModelSpec of task "compare" (the app calls it on the
+GUI thread at start-up and when a fine-tune result arrives; registering again is harmless). Its loader rebuilds the base
 architecture (the base entry's RANDOM source, or its Hugging Face loader on hf/), puts the new head on, and loads
 the safetensors strictly. Nothing read from a file is trusted: metadata is checked field by field (a known base
 model, 2..10,000 unique class names, counts and accuracy in range, no paths), and the tensors must fit the rebuilt
@@ -232,6 +232,11 @@ def load_fine_tuned(weights: str | Path, device: str = "cpu", progress=None) -> 
                       attention=sm.attention)
 
 
+def key_for(weights: str | Path) -> str:
+    """The registry key of a saved fine-tuned model (its folder's name under KEY_PREFIX)."""
+    return KEY_PREFIX + Path(weights).parent.name
+
+
 def register_saved(weights: str | Path) -> ModelSpec:
     """Register one saved fine-tuned model (metadata checked now, tensors when it is loaded)."""
     weights = Path(weights)
@@ -244,7 +249,7 @@ def register_saved(weights: str | Path) -> ModelSpec:
 
     acc = "" if info.held_out_accuracy is None else f", {info.held_out_accuracy:.0%} held-out accuracy"
     return register(ModelSpec(
-        key=KEY_PREFIX + weights.parent.name, task="compare", title=title,
+        key=key_for(weights), task="compare", title=title,
         description=f"{short_title(base)} fine-tuned in this app on '{info.data_name}' ({info.train_images:,} "
                     f"training images{acc}, {info.created}). Saved in {weights.parent}.",
         loader=load, default_source=ModelSource(SourceKind.CHECKPOINT, str(weights)), sources=(SourceKind.CHECKPOINT,),

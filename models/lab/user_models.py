@@ -14,9 +14,11 @@ Control (`models.lab.control.LabControl`, polled between steps): pause ends the 
 whose `tuner` is handed to `resume_fine_tune_job` to go on exactly where it stopped; stop finishes now
 (final evaluation and save of what was learned); cancelling the job (the worker's cancel) discards the run.
 
-At the end: the held-out confusion matrix, the most confidently wrong held-out images, the model saved
-(`models.lab.user_model_store`: safetensors + model card, and save_pretrained for Hugging Face bases) and
-registered at once, so it appears in every classification model picker: `FineTuneResult`.
+At the end: the held-out confusion matrix, the most confidently wrong held-out images and the model saved
+(`models.lab.user_model_store`: safetensors + model card, and save_pretrained for Hugging Face bases):
+`FineTuneResult`. The job does not touch the registry (the GUI thread reads it while jobs run): the app calls
+`register_user_models(out_dir)` at start-up and when a result arrives, and the model appears in every
+classification model picker under `FineTuneResult.model_key`.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from ..registry import ModelSource, SourceKind, get
 from .finetune_run import FineTuneConfig, FolderFineTuner, Prediction
 from .image_folder import FolderIndex
 from .records import CurvePoint
-from .user_model_store import SavedModelInfo, register_saved, save_fine_tuned, title_for
+from .user_model_store import SavedModelInfo, key_for, save_fine_tuned, title_for
 
 MOST_CONFUSED = 12
 
@@ -69,7 +71,7 @@ class FineTuneResult:
     saved_path: str  # the .safetensors file
     card_path: str  # MODEL_CARD.md
     skipped_unreadable: int
-    model_key: str = ""  # registry key of the fine-tuned model (already registered)
+    model_key: str = ""  # registry key the model gets from register_user_models(out_dir) (call it on the GUI thread)
     title: str = ""
     base_model: str = ""
     hf_folder: str | None = None  # save_pretrained folder (Hugging Face bases)
@@ -99,7 +101,7 @@ def _flag(control, name: str) -> bool:
 def fine_tune_folder_job(ctx: JobContext, model_key: str, source: ModelSource | None, index: FolderIndex,
                          config: FineTuneConfig, control, out_dir: str | Path, device: str | None = None,
                          min_update_s: float = 0.1):
-    """Job: load `model_key` (from `source`, default the entry's), fine-tune it on `index`, save and register it.
+    """Job: load `model_key` (from `source`, default the entry's), fine-tune it on `index` and save it.
     Returns FineTuneResult, or FineTunePaused when paused."""
     config = config.checked()
     spec = get(model_key)
@@ -116,7 +118,7 @@ def fine_tune_folder_job(ctx: JobContext, model_key: str, source: ModelSource | 
 
 
 def resume_fine_tune_job(ctx: JobContext, tuner: FolderFineTuner, control, min_update_s: float = 0.1):
-    """Job: train `tuner` until done (then evaluate, save, register), paused, stopped or cancelled."""
+    """Job: train `tuner` until done (then evaluate and save), paused, stopped or cancelled."""
     steps = tuner.config.steps
     last = time.monotonic()
     stopped = False
@@ -172,7 +174,6 @@ def _finish(ctx: JobContext, tuner: FolderFineTuner, stopped: bool):
         mode=tuner.config.mode, steps=tuner.step, created=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         data_name=tuner.index.name[:200])
     weights, card, hf_dir = save_fine_tuned(tuner.sm, info, tuner.out_dir)
-    spec = register_saved(weights)
     notes = list(tuner.index.notes)
     if tuner.skipped_unreadable:
         notes.append(f"Skipped {tuner.skipped_unreadable:,} unreadable images (e.g. "
@@ -184,7 +185,7 @@ def _finish(ctx: JobContext, tuner: FolderFineTuner, stopped: bool):
     return FineTuneResult(
         classes=tuple(tuner.index.classes), confusion=confusion, held_out_accuracy=pred.accuracy,
         most_confused=_confused(tuner, pred), saved_path=str(weights), card_path=str(card),
-        skipped_unreadable=tuner.skipped_unreadable, model_key=spec.key, title=title_for(info),
+        skipped_unreadable=tuner.skipped_unreadable, model_key=key_for(weights), title=title_for(info),
         base_model=tuner.base_key, hf_folder=str(hf_dir) if hf_dir else None, steps_done=tuner.step,
         stopped_early=stopped, train_images=len(tuner.split.train), held_out_images=len(pred.labels),
         curve=tuple(tuner.curve), notes=tuple(notes))
