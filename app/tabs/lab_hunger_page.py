@@ -41,6 +41,7 @@ class LabHungerPage(QWidget):
         self.cache_dir = runs_dir() if cache_dir is None else Path(cache_dir)
         self.data_dir = images_dir() if data_dir is None else Path(data_dir)
         self.controls: dict[str, LabControl] = {}  # run key -> its pause/stop switch
+        self.trainer_job = trainer_job  # job(ctx, spec, data_dir) -> LabTrainer (benchmarks swap in tiny models)
         # hooks (tests answer them without a modal): where an export goes ("" cancels)
         self.ask_save_path: Callable[[str, str], str] = self._ask_save_path
         self._build()
@@ -162,7 +163,7 @@ class LabHungerPage(QWidget):
     def _launch(self, specs) -> None:
         for spec in specs:
             self.controls[spec.key] = LabControl()
-            self.ctx.worker.submit(trainer_job, spec, self.data_dir, channel=channel(spec.key),
+            self.ctx.worker.submit(self.trainer_job, spec, self.data_dir, channel=channel(spec.key),
                                    title=f"Preparing run {spec.arch}, N={spec.train_size}",
                                    on_result=partial(self._on_trainer, spec), on_error=partial(self._on_failed, spec))
 
