@@ -294,7 +294,7 @@ class HungerSession:
         elif self.missing():
             status += f" The chosen grid lacks {len(self.missing())} of {len(self.plan)} runs."
         else:
-            status = "Every run of the chosen grid is finished (shown from the cache)."
+            status = "Every run of the chosen grid is finished (shipped with the app or cached from earlier runs)."
         if self.errors:
             status += f"  {len(self.errors)} run(s) failed: {self.errors[-1]}"
         return Controls(start=s == HungerState.IDLE and bool(self.missing()),

@@ -208,3 +208,24 @@ def test_a_folder_fine_tunes_end_to_end_and_joins_the_pickers(open_tab, qtbot, t
     assert sum(page.confusion.count(r, c) for r in range(2) for c in range(2)) == page.session.result.confusion.sum()
     assert "Saved to" in page.folder_label.text() and changed == [True]
     assert (tmp_path / "models").is_dir() and any((tmp_path / "models").rglob("*.safetensors"))
+
+
+def test_dropping_a_file_or_a_folder(open_tab, qtbot, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    page = open_tab(partial(LabFinetunePage, shipped=tmp_path / "none.json", out_dir=tmp_path / "models"))
+
+    def drop(path) -> None:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(path))])
+        page.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                                  Qt.KeyboardModifier.NoModifier))
+
+    note = tmp_path / "note.txt"
+    note.write_text("hi")
+    drop(note)
+    assert "note.txt is a file" in page.folder_label.text() and page.folder_btn.isEnabled()
+    drop(_image_folder(tmp_path / "pets"))
+    qtbot.waitUntil(lambda: page.session.index is not None, timeout=TIMEOUT_MS)
+    assert "pets" in page.folder_label.text() and page.folder_start.isEnabled()

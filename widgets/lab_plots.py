@@ -14,8 +14,9 @@ class SummaryPlot(CurvePlot):
     def __init__(self, title: str = "", x_label: str = "training images N (log scale)",
                  y_label: str = "held-out accuracy", parent=None) -> None:
         super().__init__(title, x_label, y_label, legend=True, symbols=True, parent=parent)
-        if self.legend is not None:
+        if self.legend is not None:  # bottom right: accuracy rises with N, so that corner stays empty
             self.legend.setColumnCount(2)
+            self.legend.anchor(itemPos=(1, 1), parentPos=(1, 1), offset=(-6, -6))
         self._bars: dict[str, pg.ErrorBarItem] = {}
         self._ticks: tuple = ()
 

@@ -133,7 +133,7 @@ class LabFinetunePage(QWidget):
         for w in (self.steps_spin, self.folder_mode, self.folder_start, self.folder_cancel):
             run.addWidget(w)
         run.addStretch(1)
-        self.curves = LiveCurves(max_fps=4, show_controls=False)
+        self.curves = LiveCurves(max_fps=4, smoothing=0.0, show_controls=False)  # few points: drawn as they are
         self.curves.add_series("loss", plot="Training loss")
         self.curves.add_series("accuracy", plot="Held-out accuracy", color=(76, 208, 125))
         self.confusion = ClassConfusion()
