@@ -79,8 +79,11 @@ def _contrasting_colour(rng: np.random.Generator, background: np.ndarray) -> np.
     return np.full(3, 0.0 if _luma(background) > 127 else 255.0)
 
 
-def render_wide(rng: np.random.Generator, cfg: WideConfig = WIDE, cls: int | None = None):
-    """One image of one shape: ((H, W, 3) uint8, class id, [x, y, w, h] box clipped to the frame)."""
+def render_wide(rng: np.random.Generator, cfg: WideConfig = WIDE, cls: int | None = None,
+                polygon: np.ndarray | None = None):
+    """One image of one shape: ((H, W, 3) uint8, class id, [x, y, w, h] box clipped to the frame).
+
+    polygon: vertices (V, 2) of circumradius ~1 to draw instead of class `cls`'s (the data lab's new shapes)."""
     size = cfg.size
     cls = int(rng.integers(0, NUM_CLASSES)) if cls is None else int(cls)
     bg, bg_mean = _background(rng, size)
@@ -88,7 +91,7 @@ def render_wide(rng: np.random.Generator, cfg: WideConfig = WIDE, cls: int | Non
     radius = rng.uniform(cfg.min_scale, cfg.max_scale) * size / 2
     rot = rng.uniform(0, 2 * np.pi)
     c, s = math.cos(rot), math.sin(rot)
-    pts = unit_polygon(cls) @ np.array([[c, s], [-s, c]]) * radius  # (V, 2)
+    pts = (unit_polygon(cls) if polygon is None else polygon) @ np.array([[c, s], [-s, c]]) * radius  # (V, 2)
     lo, hi = pts.min(0), pts.max(0)
     ext = hi - lo
     if rng.random() < cfg.p_cut:  # let up to max_cut of the box leave the frame on one or two sides
