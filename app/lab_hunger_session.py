@@ -23,10 +23,10 @@ ARCH_TITLES = {"convnext": "ConvNeXt-style CNN", "vit-plain": "Plain ViT (linear
                "vit-convstem": "Conv-stem ViT", "coatnet": "CoAtNet-style hybrid"}  # display names, plot order
 ARCH_COLOURS = {"convnext": "#4f9cff", "vit-plain": "#ff6b5b", "vit-convstem": "#f6c343", "coatnet": "#4cd07d"}
 OTHER_COLOUR = "#c58af9"
-LESSON = ("What is measured: each architecture trains from scratch with the same recipe and step budget on N "
-          "training images (N on a log axis), then is scored on 2,000 held-out images it never saw. A line is "
-          "the mean over seeds, the bars the lowest and highest seed. Models with a convolutional bias (CNN, "
-          "conv stem, hybrid) learn from few images; a plain ViT must learn locality from data, so it needs more.")
+LESSON = ("What is measured: each architecture trains from scratch with the same recipe, seeds and step budget on N "
+          "training images (N on a log axis), then is scored on 2,000 held-out images it never saw; a line is the mean "
+          "over seeds, the bars the lowest and highest seed. The notes say CNNs work with little data and ViTs need "
+          "much data or pretraining: compare the lines at small N (left) with large N (right), whatever they show.")
 PARALLEL = 4  # runs training at once (the worker steps them round-robin)
 
 
