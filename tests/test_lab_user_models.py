@@ -228,6 +228,12 @@ def test_crafted_or_broken_files_are_skipped_with_a_message(folder, tmp_path):
     assert skipped == set(cases) | {"garbage"}
     assert all(len(s) < 300 for s in scan.skipped)
     assert {k.rsplit("/", 1)[1] for k in scan.registered} == {"four-classes", "inf-weights"}
+    twins = tmp_path / "twins"
+    twins.mkdir()
+    for name, created in (("a", "2026-01-01 10:00:00 UTC"), ("b", "2026-01-01 11:00:00 UTC")):
+        _rewrite(src, twins / name, {"created": created})
+    keys = register_user_models(twins).registered
+    assert len(keys) == 2 and get(keys[0]).title != get(keys[1]).title  # same base and folder: the date differs
     for key in scan.registered:  # metadata fine, tensors not: refused when loaded, never half-loaded
         with pytest.raises(CheckpointError):
             get(key).load()

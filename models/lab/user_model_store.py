@@ -27,7 +27,7 @@ from pathlib import Path
 from ..compare.stages import StageModel
 from ..errors import CheckpointError, UserFacingError
 from ..loading import atomic_write, load_into, load_state_dict_file, save_safetensors
-from ..registry import ModelSource, ModelSpec, SourceKind, get, register
+from ..registry import ModelSource, ModelSpec, SourceKind, get, register, specs_for
 from ..safetensors_io import read_metadata
 from ..compare import catalog  # noqa: F401  (registers every base classifier)
 from .heads import replace_head
@@ -242,14 +242,18 @@ def register_saved(weights: str | Path) -> ModelSpec:
     weights = Path(weights)
     info = read_info(weights)
     base = get(info.base_model)
+    key = key_for(weights)
     title = title_for(info)
+    if any(s.title == title and s.key != key for s in specs_for("compare")):  # the same base and folder again
+        title = f"{title[:-1]}, {info.created})"
 
     def load(source: ModelSource, device: str = "cpu", progress=None) -> StageModel:
-        return load_fine_tuned(weights, device, progress)
+        picked = Path(source.ref) if source.kind == SourceKind.CHECKPOINT and source.ref else weights
+        return load_fine_tuned(picked, device, progress)
 
     acc = "" if info.held_out_accuracy is None else f", {info.held_out_accuracy:.0%} held-out accuracy"
     return register(ModelSpec(
-        key=key_for(weights), task="compare", title=title,
+        key=key, task="compare", title=title,
         description=f"{short_title(base)} fine-tuned in this app on '{info.data_name}' ({info.train_images:,} "
                     f"training images{acc}, {info.created}). Saved in {weights.parent}.",
         loader=load, default_source=ModelSource(SourceKind.CHECKPOINT, str(weights)), sources=(SourceKind.CHECKPOINT,),

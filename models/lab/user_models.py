@@ -171,7 +171,7 @@ def _finish(ctx: JobContext, tuner: FolderFineTuner, stopped: bool):
     info = SavedModelInfo(
         base_model=tuner.base_key, base_ref=_rebuild_name(tuner.source), classes=tuple(tuner.index.classes),
         train_images=len(tuner.split.train), held_out_images=len(pred.labels), held_out_accuracy=pred.accuracy,
-        mode=tuner.config.mode, steps=tuner.step, created=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        mode=tuner.config.mode, steps=tuner.step, created=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         data_name=tuner.index.name[:200])
     weights, card, hf_dir = save_fine_tuned(tuner.sm, info, tuner.out_dir)
     notes = list(tuner.index.notes)
