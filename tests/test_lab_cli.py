@@ -30,7 +30,7 @@ def test_tiny_grid_prints_the_table_resumes_from_the_cache_and_exports(tmp_path,
 
 def test_quick_settings_are_printed_and_shared_by_every_run():
     args = data_hunger.parse(["--quick"])
-    assert (args.sizes, args.seeds, args.steps, args.eval_size) == ([250, 4000], 1, 300, 500)
+    assert (args.sizes, args.seeds, args.steps, args.batch, args.eval_size) == ([250, 4000], 1, 500, 16, 500)
     assert data_hunger.parse(["--quick", "--steps", "10"]).steps == 10
     specs = data_hunger.grid_specs(["convnext", "coatnet"], [250, 4000], 2, data_hunger.LabRunSpec("convnext", 1, 0))
     assert len(specs) == 8 and [s.seed for s in specs[:4]] == [0] * 4  # seed by seed

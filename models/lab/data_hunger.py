@@ -8,8 +8,8 @@ Runs go seed by seed, so a grid stopped early still has every (architecture, N) 
 second process with --reverse on the same cache runs the grid from its end (each run is checked against the
 cache just before it starts), so two single-thread processes share one grid.
 
---quick: N in {250, 4000}, 1 seed, 300 steps, 500 held-out images, a point every 50 steps (the same
-recipe; fits in 10 min on 2 CPU cores from a cold cache). --write-shipped writes the finished runs to
+--quick: N in {250, 4000}, 1 seed, 500 steps of 16 images, 500 held-out images, a point every 100 steps
+(the same recipe; meant to fit in 10 min on 2 CPU cores from a cold cache). --write-shipped writes the finished runs to
 assets/lab/data_hunger_grid.json (the grid the app shows at once) after every run.
 """
 from __future__ import annotations
@@ -29,12 +29,19 @@ from .records import ARCH_KEYS, SEEDS, SIZES, LabRunSpec, RunRecord
 from .summary import curves_csv, format_table, summarise, summary_csv
 from .trainer import LabTrainer, train_to_end
 
-QUICK = {"sizes": [250, 4000], "seeds": 1, "steps": 300, "eval_size": 500, "eval_every": 50}
+QUICK = {"sizes": [250, 4000], "seeds": 1, "steps": 500, "batch": 16, "eval_size": 500, "eval_every": 100}
 
 
 def grid_specs(archs, sizes, seeds: int, base: LabRunSpec) -> list[LabRunSpec]:
     seed_list = list(SEEDS[:seeds]) + list(range(len(SEEDS), seeds))
     return [replace(base, arch=a, train_size=n, seed=s) for s in seed_list for n in sizes for a in archs]
+
+
+def ship(cache: RunCache, specs: list[LabRunSpec], args: argparse.Namespace, argv: list[str] | None) -> None:
+    """Every finished run of this grid in the cache (whoever ran it) to the shipped grid file."""
+    shipped = [r for r in (cache.get(s) for s in specs) if r is not None]
+    words = [w for w in (sys.argv[1:] if argv is None else argv) if w != "--reverse"]
+    write_grid(shipped, Path(args.shipped_path), note="python -m models.lab.data_hunger " + " ".join(words))
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -45,9 +52,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--steps", type=int, default=None, help=f"step budget of every run (default {LabRunSpec.steps})")
     ap.add_argument("--eval-every", type=int, default=None)
     ap.add_argument("--eval-size", type=int, default=None, help=f"held-out images (default {LabRunSpec.eval_size})")
-    ap.add_argument("--batch", type=int, default=LabRunSpec.batch)
+    ap.add_argument("--batch", type=int, default=None, help=f"images per step (default {LabRunSpec.batch})")
     ap.add_argument("--quick", action="store_true", help="a short grid that fits in 10 min on 2 CPU cores")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: on a shared CPU, 2 threads can be 5x slower)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (use 1 on a busy, shared CPU: there 2 threads were 5x slower)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cache-dir", default="runs/lab")
     ap.add_argument("--csv", default=None, help="write the summary table here (and the curves beside it)")
@@ -62,6 +69,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args.steps = args.steps or quick.get("steps") or LabRunSpec.steps
     args.eval_size = args.eval_size or quick.get("eval_size") or LabRunSpec.eval_size
     args.eval_every = args.eval_every or quick.get("eval_every") or LabRunSpec.eval_every
+    args.batch = args.batch or quick.get("batch") or LabRunSpec.batch
     return args
 
 
@@ -107,10 +115,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             cache.put(record)
             records[spec.key] = record
-            if args.write_shipped:  # every finished run of this grid in the cache, whoever ran it
-                shipped = [r for r in (cache.get(s) for s in specs) if r is not None]
-                write_grid(shipped, Path(args.shipped_path),
-                           note="python -m models.lab.data_hunger " + " ".join(sys.argv[1:] if argv is None else argv))
+            if args.write_shipped:
+                ship(cache, specs, args, argv)
+    if args.write_shipped:
+        ship(cache, specs, args, argv)
     print(f"\ntraining time this call: {(time.time() - t_start) / 60:.1f} min", flush=True)
     done = [r for r in (records.get(s.key) or cache.get(s) for s in specs) if r is not None]
     print(f"final held-out accuracy, {args.steps} steps, {args.eval_size} held-out images "
