@@ -46,7 +46,7 @@ class FolderIndex:
     files: tuple[tuple[str, int], ...]  # (path, class index), by class then path
     per_class_counts: tuple[int, ...]  # images per class, same order as classes
     skipped_non_images: int  # files that are not images by their name (and hidden files)
-    notes: tuple[str, ...] = field(default=())  # what was dropped or ignored, one sentence each
+    notes: tuple[str, ...] = field(default=())  # classes dropped, loose images ignored: one sentence each
 
     @property
     def name(self) -> str:
@@ -202,8 +202,6 @@ def index_folder_job(ctx: JobContext, root: str | os.PathLike, max_files: int = 
     if loose_images:
         notes.append(f"Ignored {loose_images:,} image{'s' if loose_images > 1 else ''} directly in '{label}' "
                      "(not in a class folder).")
-    if walk.skipped:
-        notes.append(f"Skipped {walk.skipped:,} files that are not images.")
     classes = tuple(name for name, _ in kept)
     files = tuple((path, ci) for ci, (_, paths) in enumerate(kept) for path in paths)
     yield Progress(1.0, f"Indexed {len(files):,} images in {len(classes)} classes")

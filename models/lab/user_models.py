@@ -176,8 +176,7 @@ def _finish(ctx: JobContext, tuner: FolderFineTuner, stopped: bool):
     weights, card, hf_dir = save_fine_tuned(tuner.sm, info, tuner.out_dir)
     notes = list(tuner.index.notes)
     if tuner.skipped_unreadable:
-        notes.append(f"Skipped {tuner.skipped_unreadable:,} unreadable images (e.g. "
-                     f"{tuner.cache.unreadable_examples(1)[0]}).")
+        notes.append(f"Skipped as unreadable, e.g. {tuner.cache.unreadable_examples(1)[0]}.")
     if not tuner.split.held_out:
         notes.append("No class has two images, so nothing was held out: accuracy not measured.")
     if stopped:
