@@ -115,6 +115,7 @@ class HungerSession:
         self.parallel = parallel
         self.records: dict[str, RunRecord] = {}  # run key -> newest record (shipped, cached or live)
         self.shipped_keys: set[str] = set()
+        self.presets = dict(PRESETS)  # "full" follows the shipped grid's budget once it is read
         self.preset = "full"  # the shipped grid's budget: it shows at once
         self.plan: tuple[LabRunSpec, ...] = PRESETS["full"].specs()
         self.curve_size: int | None = None  # the run curves of one N only (None: all)
@@ -128,13 +129,29 @@ class HungerSession:
     # ---- records -------------------------------------------------------------------------------------
     def add_records(self, records: Iterable[RunRecord], shipped: bool = False) -> None:
         """Shipped or cached finished runs (a live record of the same run is never replaced by an older one)."""
+        records = tuple(records)
         for r in records:
             if r.spec.key in self.slots:
                 continue
             self.records[r.spec.key] = r
             if shipped:
                 self.shipped_keys.add(r.spec.key)
+        if shipped and records:
+            self._follow_shipped_budget(records)
         self.version += 1
+
+    def _follow_shipped_budget(self, records: tuple[RunRecord, ...]) -> None:
+        """The full grid uses the shipped grid's budget (its most common steps, batch and evaluation), so the
+        shipped runs count as done and show at once."""
+        budgets = [(r.spec.steps, r.spec.eval_every, r.spec.eval_size, r.spec.batch) for r in records]
+        steps, every, size, batch = max(set(budgets), key=budgets.count)
+        sizes = tuple(sorted(set(SIZES) | {r.spec.train_size for r in records}))
+        seeds = tuple(sorted(set(SEEDS) | {r.spec.seed for r in records}))
+        title = (f"Full grid: N = {min(sizes):,} .. {max(sizes):,}, {len(seeds)} seeds, {steps:,} steps "
+                 f"(batch {batch})")
+        self.presets["full"] = Preset(title, sizes, seeds, steps, every, size, batch)
+        if self.preset == "full" and self.state == HungerState.IDLE:
+            self.plan = self.presets["full"].specs()
 
     def is_done(self, spec: LabRunSpec) -> bool:
         r = self.records.get(spec.key)
@@ -148,7 +165,7 @@ class HungerSession:
         if self.state != HungerState.IDLE:
             return
         self.preset = preset
-        self.plan = PRESETS[preset].specs()
+        self.plan = self.presets[preset].specs()
         self.version += 1
 
     def set_plan(self, specs: tuple[LabRunSpec, ...]) -> None:

@@ -239,3 +239,12 @@ def test_a_run_that_ends_unfinished_without_a_pause_is_a_failure_not_a_stuck_slo
     stopped = RunRecord(specs[0], (CurvePoint(2, 0.2, 1.0, 0.1),), False, "cpu", {"error": "the loss became NaN"})
     assert s.run_ended(stopped, specs[0]) == [specs[1]]
     assert specs[0].key not in s.slots and "NaN" in s.controls().status
+
+
+def test_the_full_grid_follows_the_shipped_budget():
+    s = HungerSession()
+    shipped = [record(a, n, 0, (0.5,), steps=1000) for a in ("convnext", "coatnet") for n in (250, 16000)]
+    s.add_records(shipped, shipped=True)
+    assert s.preset == "full" and {x.steps for x in s.plan} == {1000} and "1,000 steps" in s.presets["full"].title
+    assert len(s.plan) == 32 and sum(s.is_done(x) for x in s.plan) == 4
+    assert {c.name for c in s.render().summary if c.y} == {"ConvNeXt-style CNN", "CoAtNet-style hybrid"}

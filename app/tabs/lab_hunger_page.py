@@ -22,7 +22,7 @@ from widgets.lab_plots import RunCurvesPlot, SummaryPlot
 
 from ..context import AppContext
 from ..lab_folders import SHIPPED_GRID, images_dir, runs_dir
-from ..lab_hunger_session import LESSON, PRESETS, HungerSession
+from ..lab_hunger_session import LESSON, HungerSession
 from ..lab_jobs import read_cached_runs, read_grid_file, run_job, trainer_job
 
 REDRAW_MS = 150  # partial records arriving together are drawn once
@@ -44,14 +44,14 @@ class LabHungerPage(QWidget):
         self.trainer_job = trainer_job  # job(ctx, spec, data_dir) -> LabTrainer (benchmarks swap in tiny models)
         # hooks (tests answer them without a modal): where an export goes ("" cancels)
         self.ask_save_path: Callable[[str, str], str] = self._ask_save_path
+        shipped_records, problem = read_grid_file(shipped)
+        self.session.add_records(shipped_records, shipped=True)
+        self.session.add_records(read_cached_runs(self.cache_dir))
         self._build()
         self._redraw = QTimer(self)
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(REDRAW_MS)
         self._redraw.timeout.connect(self.draw)
-        shipped_records, problem = read_grid_file(shipped)
-        self.session.add_records(shipped_records, shipped=True)
-        self.session.add_records(read_cached_runs(self.cache_dir))
         if problem:
             self.message.setText(problem)
         self._fill_curve_sizes()
@@ -60,7 +60,7 @@ class LabHungerPage(QWidget):
     # ---- layout ------------------------------------------------------------------------------------
     def _build(self) -> None:
         self.preset_combo = QComboBox()
-        for key, preset in PRESETS.items():
+        for key, preset in self.session.presets.items():
             self.preset_combo.addItem(preset.title, key)
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(self.session.preset))
         self.preset_combo.setToolTip("Which runs Start trains (runs already finished are not trained again)")
