@@ -23,6 +23,7 @@ from models.lab.user_models import (FineTunePaused, FineTuneResult, FineTuneUpda
                                     resume_fine_tune_job)
 from models.registry import ModelSource, SourceKind, get, specs_for
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small ops: 2 threads wait on each other on a busy machine
 COLOURS = {"blue": (40, 60, 220), "green": (40, 200, 60), "red": (220, 40, 40)}
 RANDOM = ModelSource(SourceKind.RANDOM)
 

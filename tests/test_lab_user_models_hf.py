@@ -20,6 +20,7 @@ from models.lab.user_model_store import register_user_models  # noqa: E402
 from models.lab.user_models import FineTuneConfig, fine_tune_folder_job  # noqa: E402
 from models.registry import ModelSource, SourceKind, get  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # small ops: 2 threads wait on each other on a busy machine
 T = transformers
 COLOURS = {"blue": (40, 60, 220), "green": (40, 200, 60), "red": (220, 40, 40)}
 
@@ -36,19 +37,28 @@ def make_folder(root, per_class):
             im.save(root / name / f"{i}.png")
     return root
 
+
 CASES = {
     "compare/hf-vit": lambda: T.ViTForImageClassification(T.ViTConfig(
         image_size=32, patch_size=8, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
         num_labels=5)),
     "compare/hf-convnext": lambda: T.ConvNextForImageClassification(T.ConvNextConfig(
         depths=[1, 1, 1, 1], hidden_sizes=[8, 8, 16, 16], image_size=32, num_labels=5)),
+    "compare/hf-mobilevit": lambda: T.MobileViTForImageClassification(T.MobileViTConfig(
+        image_size=64, hidden_sizes=[16, 24, 32], neck_hidden_sizes=[8, 8, 16, 16, 24, 24, 32], num_labels=5)),
+}
+PROCESSORS = {  # saved with the base, as the hub's MobileViT has one: BGR, pixels in [0, 1], cropped
+    "compare/hf-mobilevit": lambda: T.MobileViTImageProcessor(size={"shortest_edge": 64},
+                                                              crop_size={"height": 64, "width": 64}),
 }
 
 
 @pytest.mark.parametrize("key", list(CASES))
 def test_fine_tuned_hf_model_is_saved_pretrained_and_pipeline_agrees_with_the_app(key, tmp_path, monkeypatch):
     torch.manual_seed(0)
-    CASES[key]().save_pretrained(tmp_path / "base")  # no image processor: the app uses the config's size
+    CASES[key]().save_pretrained(tmp_path / "base")  # without a processor the app uses the config's size
+    if key in PROCESSORS:
+        PROCESSORS[key]().save_pretrained(tmp_path / "base")
     data = make_folder(tmp_path / "colours", per_class=6)
     index = run_to_completion(index_folder_job, data)[0]
     out = tmp_path / "models"

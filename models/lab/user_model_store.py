@@ -162,8 +162,8 @@ def _save_hf(sm: StageModel, folder: Path) -> None:
     std = [float(v) for v in getattr(sm.model, "std", [0.229, 0.224, 0.225]).flatten().tolist()]
     h, w = sm.image_size
     if getattr(sm.model, "flip_channels", False):  # BGR models (MobileViT) read pixels in [0, 1], channels flipped
-        proc = transformers.MobileViTImageProcessor(size={"shortest_edge": min(h, w)}, crop_size={"height": h, "width": w},
-                                                    do_flip_channel_order=True)
+        proc = transformers.MobileViTImageProcessor(do_resize=True, size={"height": h, "width": w}, resample=2,
+                                                    do_center_crop=False, do_flip_channel_order=True)
     else:
         proc = transformers.ViTImageProcessor(do_resize=True, size={"height": h, "width": w}, resample=2,
                                               do_rescale=True, rescale_factor=1 / 255, do_normalize=True,
