@@ -33,13 +33,16 @@ def test_index_lists_classes_files_and_skips_non_images(tmp_path):
     (tmp_path / "dogs" / ".DS_Store").write_bytes(b"\0")
     (tmp_path / ".hidden").mkdir()
     _img(tmp_path / ".hidden" / "x.png")  # hidden folders are not classes
+    _img(tmp_path.parent / f"{tmp_path.name}-elsewhere" / "e.png")
+    (tmp_path / "emus").symlink_to(tmp_path.parent / f"{tmp_path.name}-elsewhere")  # a linked class folder counts
+    (tmp_path / "dogs" / "loop").symlink_to(tmp_path)  # a link inside a class is not followed (no loop)
     index = _index(tmp_path)
-    assert index.classes == ("cats", "dogs")
-    assert index.per_class_counts == (2, 1)
-    assert [(p.split("/")[-1], c) for p, c in index.files] == [("a.png", 0), ("b.jpg", 0), ("c.png", 1)]
-    assert index.skipped_non_images == 2
+    assert index.classes == ("cats", "dogs", "emus")
+    assert index.per_class_counts == (2, 1, 1)
+    assert [(p.split("/")[-1], c) for p, c in index.files] == [("a.png", 0), ("b.jpg", 0), ("c.png", 1), ("e.png", 2)]
+    assert index.skipped_non_images == 3  # notes.txt, .DS_Store, the link
     assert index.notes == ()  # the skipped count is a field; notes are for classes dropped and images ignored
-    assert "3 images in 2 classes" in index.describe()
+    assert "4 images in 3 classes" in index.describe()
 
 
 @pytest.mark.parametrize("make, words", [

@@ -88,9 +88,10 @@ def _scan(path: str, label: str):
         raise FolderError(f"Can't read '{label}': {exc.strerror or type(exc).__name__}.") from None
 
 
-def _is_dir(entry: os.DirEntry) -> bool:
+def _is_dir(entry: os.DirEntry, follow: bool = False) -> bool:
+    """Inside class folders links to folders are not followed (no loops); class folders themselves may be links."""
     try:
-        return entry.is_dir(follow_symlinks=False)  # linked folders are not followed (no loops)
+        return entry.is_dir(follow_symlinks=follow)
     except OSError:
         return False
 
@@ -165,7 +166,7 @@ def index_folder_job(ctx: JobContext, root: str | os.PathLike, max_files: int = 
     with _scan(str(root_path), label) as it:
         for entry in it:
             yield from walk.tick()
-            if _is_dir(entry):
+            if _is_dir(entry, follow=True):
                 if not entry.name.startswith("."):
                     class_dirs.append((entry.name, entry.path))
             elif _is_file(entry) and is_image_name(entry.name):
