@@ -217,7 +217,7 @@ def lab_memory_growth_mb(steps: int = 20_000, warmup: int = 1_000) -> dict:
     return {"name": "lab_memory_growth_mb", "value": round(growth, 1), "unit": "MB", "target": "<= 50",
             "statistic": f"RSS after {steps:,} live steps minus RSS after a {warmup:,}-step warm-up",
             "model": f"tiny ConvNeXt dims {TINY_DIMS}, batch 4, a point every 200 steps",
-            "seconds": round(time.perf_counter() - t0, 1), "load_average_1m": _load()}
+            "seconds": round(time.perf_counter() - t0, 1), "torch_threads": _threads(), "load_average_1m": _load()}
 
 
 BENCHMARKS = {"lab_live_throughput_ratio": lab_live_throughput_ratio, "gui_max_stall_ms_lab": gui_max_stall_ms_lab,
