@@ -125,6 +125,7 @@ class HungerSession:
         self.errors: list[str] = []
         self.version = 0  # bumped on every change of what render() shows
         self._curves: dict[str, tuple] = {}  # run key -> (record, live, Curve): unchanged runs keep their Curve
+        self._summary_memo: tuple | None = None  # (plan, finished records' ids) -> the summary's values
 
     # ---- records -------------------------------------------------------------------------------------
     def add_records(self, records: Iterable[RunRecord], shipped: bool = False) -> None:
@@ -337,7 +338,19 @@ class HungerSession:
 
     def render(self) -> HungerFrame:
         shown = self.shown_records()
-        rows = self.summarise(r for r in shown if r.finished)
+        finished = tuple(r for r in shown if r.finished)
+        summary, bands, ticks, table = self._summary(finished)
+        runs = tuple(self._run_curve(r) for r in sorted(shown, key=_order)
+                     if r.points and (self.curve_size is None or r.spec.train_size == self.curve_size))
+        return HungerFrame(summary, bands, ticks, runs, table, self.controls().status)
+
+    def _summary(self, finished: tuple[RunRecord, ...]) -> tuple:
+        """(summary curves, bands, ticks, table), the same objects while the finished runs and the plan are the
+        same: a live run's new point then redraws its own curve only, not the summary plot."""
+        key = (self.plan, tuple(id(r) for r in finished))
+        if self._summary_memo is not None and self._summary_memo[0] == key:
+            return self._summary_memo[1]
+        rows = self.summarise(finished)
         sizes = sorted({s.train_size for s in self.plan} | {row.train_size for row in rows})
         archs = [a for a in ARCH_KEYS if any(row.arch == a for row in rows) or any(s.arch == a for s in self.plan)]
         archs += sorted({row.arch for row in rows} - set(archs))
@@ -349,10 +362,9 @@ class HungerSession:
             summary.append(Curve(ARCH_TITLES.get(arch, arch), x, tuple(row.mean for row in mine), colour, 2.5))
             bands.append(Band(arch, x, tuple(row.low for row in mine), tuple(row.high for row in mine), colour))
         ticks = tuple((math.log10(n), f"{n:,}") for n in sizes)
-        runs = tuple(self._run_curve(r) for r in sorted(shown, key=_order)
-                     if r.points and (self.curve_size is None or r.spec.train_size == self.curve_size))
-        return HungerFrame(tuple(summary), tuple(bands), ticks, runs, summary_table(rows),
-                           self.controls().status)
+        value = (tuple(summary), tuple(bands), ticks, summary_table(rows))
+        self._summary_memo = (key, value)
+        return value
 
     def _run_curve(self, r: RunRecord) -> Curve:
         """The same Curve object while its record is the same (the plot then skips re-sending its data)."""

@@ -248,3 +248,17 @@ def test_the_full_grid_follows_the_shipped_budget():
     assert s.preset == "full" and {x.steps for x in s.plan} == {1000} and "1,000 steps" in s.presets["full"].title
     assert len(s.plan) == 32 and sum(s.is_done(x) for x in s.plan) == 4
     assert {c.name for c in s.render().summary if c.y} == {"ConvNeXt-style CNN", "CoAtNet-style hybrid"}
+
+
+def test_a_live_point_keeps_the_summary_objects():
+    """The summary is rebuilt only when the finished runs change: a live point redraws its own curve only."""
+    s, specs = _tiny_session(parallel=1)
+    s.add_records([record("convnext", 64, 1, (0.5,), steps=specs[0].steps)])
+    s.start()
+    s.trainer_ready(specs[0], "t0")
+    first = s.render()
+    s.update(_live(specs[0], (0.3,)))
+    second = s.render()
+    assert second.summary is first.summary and second.bands is first.bands and second.runs != first.runs
+    s.run_ended(_live(specs[0], (0.3, 0.4), finished=True), specs[0])
+    assert s.render().summary is not first.summary

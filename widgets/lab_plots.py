@@ -19,9 +19,14 @@ class SummaryPlot(CurvePlot):
             self.legend.anchor(itemPos=(1, 1), parentPos=(1, 1), offset=(-6, -6))
         self._bars: dict[str, pg.ErrorBarItem] = {}
         self._ticks: tuple = ()
+        self._bands = None
 
     def set_bands(self, bands, ticks) -> None:
-        """bands: objects with name, x, low, high (same length), colour; ticks: ((x, text), ...)."""
+        """bands: objects with name, x, low, high (same length), colour; ticks: ((x, text), ...). The same
+        bands object as last time is not re-sent."""
+        if bands is self._bands and ticks == self._ticks:
+            return
+        self._bands = bands
         names = {b.name for b in bands}
         for name in list(self._bars):
             if name not in names:
