@@ -116,7 +116,12 @@ class FinetuneSession:
             return None
         self.phase = Phase.RUNNING
         self.live, self.live_choice, self.race_error = {}, self.choice, ""
-        return (self.arch, self.per_class, self.mode, COMPARE_STEPS)
+        return (self.arch, self.per_class, self.mode, self.budget())
+
+    def budget(self) -> int:
+        """The steps of a comparison: the shipped results' (for the same architecture), else COMPARE_STEPS."""
+        steps = [r.spec.steps for r in self.shipped if r.spec.arch == self.arch]
+        return max(set(steps), key=steps.count) if steps else COMPARE_STEPS
 
     def race_update(self, item: Any) -> bool:
         """A partial result of the comparison job: True when it is a run's record (the curves change)."""

@@ -150,7 +150,8 @@ def test_shipped_comparison_shows_and_a_live_one_replaces_it():
     s.choose(arch="coatnet")
     assert s.render_race().source == "none" and "Press Start" in s.render_race().result
     s.choose(arch="convnext")
-    assert s.start() == ("convnext", 100, "head", COMPARE_STEPS) and s.start() is None
+    assert s.start() == ("convnext", 100, "head", 300) and s.start() is None  # the shipped runs' budget
+    assert FinetuneSession().budget() == COMPARE_STEPS
     assert s.race_update(race("pretrained", (0.5,), per_class=100, mode="head", finished=False))
     assert not s.race_update("progress")
     frame = s.render_race()
