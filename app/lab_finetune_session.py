@@ -29,7 +29,7 @@ LESSON = ("Four shape classes these models never saw (pentagon, ellipse, arrow, 
           "starts from the weights it learnt on the six bundled shapes (with a new head for the four classes) or from "
           "random weights, with the same steps and batches. The lesson: pretraining wins when data is small, because "
           "the early layers already know edges, corners and curves; with more images per class the gap narrows. "
-          "The accuracies below are measured on 400 held-out images.")
+          "The accuracies above are measured on 400 held-out images.")
 FOLDER_HELP = ("Drop a folder here, or choose one: one sub-folder per class (cat/, dog/, ...), any image sizes and "
                "modes. A fifth of each class is held out to measure accuracy. The fine-tuned model is saved and "
                "joins the model pickers.")
