@@ -5,7 +5,8 @@ Two or three columns (app/tabs/compare_column_view.py), each with its own model 
 attribution, receptive-field, equivariance, hierarchy (``views``, ``show_view``; ``--view`` on the CLI).
 A thin page: `CompareSession` (app/compare_session.py, no Qt) holds the state and results and says which
 jobs the visible view still lacks; this page submits them to the worker service (a channel per column
-and kind) and draws the frozen frame the session renders.
+and kind) and draws the frozen frame the session renders. The data lab's views, data-hunger and fine-tune
+(app/tabs/lab_hunger_page.py, lab_finetune_page.py), are whole pages shown instead of the columns (a stack).
 """
 from __future__ import annotations
 
