@@ -1,10 +1,14 @@
 """`python -m models.lab.data_hunger` through main([...]) with tiny settings: table, cache resume, CSV, shipped file."""
 from __future__ import annotations
 
+import pytest
+
 from models.lab import data_hunger
 from models.lab.cache import load_shipped_grid
 from models.lab.data import LabData
 from models.shapes_wide import wide_arrays
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster, and fair to a shared CPU
 
 
 def test_tiny_grid_prints_the_table_resumes_from_the_cache_and_exports(tmp_path, monkeypatch, capsys):
@@ -15,7 +19,7 @@ def test_tiny_grid_prints_the_table_resumes_from_the_cache_and_exports(tmp_path,
         x, y, ex, ey, ("circle", "square", "triangle", "hexagon", "star", "cross")))
     shipped, csv = tmp_path / "grid.json", tmp_path / "out" / "summary.csv"
     argv = ["--sizes", "8", "16", "--seeds", "2", "--archs", "vit-plain", "--steps", "2", "--eval-every", "1",
-            "--eval-size", "16", "--batch", "4", "--cache-dir", str(tmp_path / "cache"), "--csv", str(csv),
+            "--eval-size", "16", "--batch", "4", "--threads", "1", "--cache-dir", str(tmp_path / "cache"), "--csv", str(csv),
             "--write-shipped", "--shipped-path", str(shipped)]
     assert data_hunger.main(argv) == 0
     out = capsys.readouterr().out

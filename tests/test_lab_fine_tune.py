@@ -11,6 +11,8 @@ from models.lab import fine_tune as ft
 from models.lab.new_shapes import _POLYGONS, NEW_SHAPE_CLASSES, new_shape_arrays
 from models.lab.records import RunRecord
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster, and fair to a shared CPU
+
 
 def _area(poly: np.ndarray) -> float:
     x, y = poly[:, 0], poly[:, 1]

@@ -13,6 +13,8 @@ from models.lab.records import LabRunSpec, RunRecord
 from models.lab.trainer import LabTrainer
 from models.shapes_wide import wide_arrays
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster, and fair to a shared CPU
+
 SPEC = LabRunSpec("vit-plain", train_size=32, seed=3, steps=6, batch=8, eval_every=3, eval_size=16)
 
 

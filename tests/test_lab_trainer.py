@@ -10,6 +10,8 @@ from models.lab.records import LabRunSpec
 from models.lab.trainer import LabTrainer, LabTrainingError, train_to_end, warmup_steps
 from models.shapes_wide import wide_arrays
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster, and fair to a shared CPU
+
 
 def tiny_data(n: int = 48, n_eval: int = 24) -> LabData:
     x, y, _ = wide_arrays(n, 5)
