@@ -19,7 +19,7 @@ import numpy as np
 from models.lab.records import ARCH_KEYS, RunRecord
 
 from .compare_frames import Curve
-from .lab_hunger_session import ARCH_TITLES
+from .lab_hunger_frames import ARCH_TITLES
 
 PER_CLASS = (10, 30, 100)
 MODES = {"all": "all layers", "head": "new head only"}

@@ -11,48 +11,15 @@ Cancel ends every run and forgets the unfinished curves. The page draws `render(
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Iterable
 
 from models.lab.records import ARCH_KEYS, SEEDS, SIZES, LabRunSpec, RunRecord
 
 from .compare_frames import Curve
-
-ARCH_TITLES = {"convnext": "ConvNeXt-style CNN", "vit-plain": "Plain ViT (linear patches)",
-               "vit-convstem": "Conv-stem ViT", "coatnet": "CoAtNet-style hybrid"}  # display names, plot order
-ARCH_COLOURS = {"convnext": "#4f9cff", "vit-plain": "#ff6b5b", "vit-convstem": "#f6c343", "coatnet": "#4cd07d"}
-OTHER_COLOUR = "#c58af9"
-LESSON = ("What is measured: each architecture trains from scratch with the same recipe, seeds and step budget on N "
-          "training images (N on a log axis), then is scored on 2,000 held-out images it never saw; a line is the mean "
-          "over seeds, the bars the lowest and highest seed. The notes say CNNs work with little data and ViTs need "
-          "much data or pretraining: compare the lines at small N (left) with large N (right), whatever they show.")
-PARALLEL = 4  # runs training at once (the worker steps them round-robin)
-
-
-@dataclass(frozen=True)
-class Preset:
-    title: str
-    sizes: tuple[int, ...]
-    seeds: tuple[int, ...]
-    steps: int
-    eval_every: int = 100
-    eval_size: int = 2000
-    batch: int = 64
-
-    def specs(self, archs: tuple[str, ...] = ARCH_KEYS) -> tuple[LabRunSpec, ...]:
-        """Smallest N first (the quick, telling runs come first), every architecture per size."""
-        return tuple(LabRunSpec(a, n, s, self.steps, self.batch, self.eval_every, self.eval_size)
-                     for n in self.sizes for s in self.seeds for a in archs)
-
-
-PRESETS = {
-    # as models.lab.data_hunger.QUICK (the headless twin's --quick): 8 runs, about 10 min on 2 CPU cores
-    "quick": Preset("Quick: N = 250 and 4,000, one seed, 300 steps", (250, 4000), (0,), 300, 50, 500),
-    # LabRunSpec's defaults: the shipped grid's budget
-    "full": Preset(f"Full grid: N = {min(SIZES):,} .. {max(SIZES):,}, {len(SEEDS)} seeds, {LabRunSpec.steps} steps",
-                   SIZES, SEEDS, LabRunSpec.steps, LabRunSpec.eval_every, LabRunSpec.eval_size, LabRunSpec.batch),
-}
+from .lab_hunger_frames import (ARCH_COLOURS, ARCH_TITLES, OTHER_COLOUR, PARALLEL, PRESETS, Band, Controls,
+                                HungerFrame, Preset, size_rank, summary_table)
 
 
 class HungerState(Enum):
@@ -67,38 +34,6 @@ STATE_TEXT = {HungerState.IDLE: "Showing the finished runs. Press Start to train
               HungerState.PAUSED: "Paused: Resume continues every run where it stopped."}
 
 
-@dataclass(frozen=True)
-class Controls:
-    start: bool
-    pause_text: str  # "Pause" | "Resume"
-    pause: bool
-    cancel: bool
-    choose: bool  # the preset and curve choices
-    export: bool
-    status: str
-
-
-@dataclass(frozen=True)
-class Band:
-    """The spread over seeds at each N of one architecture: x (log10 N), low and high accuracy (K,) each."""
-
-    name: str
-    x: tuple[float, ...]
-    low: tuple[float, ...]
-    high: tuple[float, ...]
-    colour: str
-
-
-@dataclass(frozen=True)
-class HungerFrame:
-    summary: tuple[Curve, ...]  # one line per architecture: x = log10(N), y = mean accuracy (NaN: no run yet)
-    bands: tuple[Band, ...]
-    ticks: tuple[tuple[float, str], ...]  # (log10 N, "N") for the bottom axis
-    runs: tuple[Curve, ...]  # one curve per run: x = step, y = held-out accuracy
-    table: str  # the summary as text (mean [low, high] per architecture and N)
-    status: str
-
-
 @dataclass
 class _Slot:
     """An active run: its spec, its opaque trainer (None while it is built), and whether a job is running."""
@@ -106,6 +41,7 @@ class _Slot:
     spec: LabRunSpec
     trainer: Any = None
     running: bool = False
+    fraction: float = 0.0  # of its steps trained (from the job's Progress)
 
 
 class HungerSession:
@@ -214,6 +150,14 @@ class HungerSession:
         self._settle_pause()
         return False
 
+    def progress(self, spec: LabRunSpec, fraction: float | None) -> bool:
+        """A running job's Progress (its step / steps): True when it belongs to an active run."""
+        slot = self.slots.get(spec.key)
+        if slot is None or fraction is None:
+            return False
+        slot.fraction = float(fraction)
+        return True
+
     def update(self, record: RunRecord) -> bool:
         """A live (partial) record: True when it belongs to an active run (the page redraws)."""
         if record.spec.key not in self.slots:
@@ -309,6 +253,9 @@ class HungerSession:
         if s in (HungerState.RUNNING, HungerState.PAUSING, HungerState.PAUSED):
             done = sum(self.is_done(x) for x in self.plan)
             status += f": {done} of {len(self.plan)} runs finished, {len(self.slots)} active, {len(self.queue)} waiting."
+            active = [f"{ARCH_TITLES.get(x.spec.arch, x.spec.arch)} N={x.spec.train_size:,} seed {x.spec.seed}: "
+                      + (f"{x.fraction:.0%}" if x.trainer is not None else "preparing") for x in self.slots.values()]
+            status += (" Active: " + "; ".join(active) + ".") if active else ""
         elif self.missing():
             status += f" The chosen grid lacks {len(self.missing())} of {len(self.plan)} runs."
         else:
@@ -377,7 +324,7 @@ class HungerSession:
     @staticmethod
     def _make_curve(r: RunRecord, live: bool) -> Curve:
         s = r.spec
-        width = 2.5 if live else 1.0 + 1.5 * _size_rank(s.train_size)
+        width = 2.5 if live else 1.0 + 1.5 * size_rank(s.train_size)
         name = f"{ARCH_TITLES.get(s.arch, s.arch)}, N={s.train_size:,}, seed {s.seed}{' (live)' if live else ''}"
         return Curve(name, tuple(p.step for p in r.points), tuple(p.accuracy for p in r.points),
                      ARCH_COLOURS.get(s.arch, OTHER_COLOUR), width, s.seed % 2 == 1)
@@ -394,28 +341,6 @@ class HungerSession:
         return summary_csv(done) + "\n" + curves_csv(done)
 
 
-def summary_table(rows) -> str:
-    """'arch  N  mean [low, high]' lines for the page's table label."""
-    lines = []
-    for r in rows:
-        n = r.seeds if isinstance(r.seeds, int) else len(r.seeds)
-        lines.append(f"{ARCH_TITLES.get(r.arch, r.arch)}, N={r.train_size:,}: {r.mean * 100:.1f}% "
-                     f"[{r.low * 100:.1f}, {r.high * 100:.1f}] over {n} seed{'s' if n != 1 else ''}")
-    return "\n".join(lines)
-
-
-def _size_rank(n: int) -> float:
-    """0 for the smallest grid size, 1 for the largest (line width grows with N)."""
-    lo, hi = math.log10(min(SIZES)), math.log10(max(SIZES))
-    return min(max((math.log10(max(n, 1)) - lo) / (hi - lo), 0.0), 1.0)
-
-
 def _order(r: RunRecord) -> tuple:
     s = r.spec
     return (s.train_size, ARCH_KEYS.index(s.arch) if s.arch in ARCH_KEYS else len(ARCH_KEYS), s.seed)
-
-
-def tiny_preset(steps: int = 4, size: int = 64) -> Preset:
-    """A run small enough for tests and benchmarks (seconds on a CPU)."""
-    return replace(PRESETS["quick"], title="tiny", sizes=(size,), seeds=(0,), steps=steps, eval_every=2,
-                   eval_size=32, batch=8)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from app.lab_finetune_session import COMPARE_STEPS, FinetuneSession, FolderPhase, Phase
-from app.lab_hunger_session import PRESETS, HungerSession, HungerState, tiny_preset
+from app.lab_hunger_frames import PRESETS, tiny_preset
+from app.lab_hunger_session import HungerSession, HungerState
 from models.lab.records import CurvePoint, LabRunSpec, RunRecord
 
 
@@ -79,6 +80,8 @@ def test_live_records_and_the_queue():
     assert s.trainer_ready(specs[0], "trainer-0") and s.trainer_ready(specs[1], "trainer-1")
     assert s.update(_live(specs[0], (0.3,)))
     assert not s.update(_live(specs[2], (0.3,)))  # not active: ignored
+    assert s.progress(specs[0], 0.25) and not s.progress(specs[2], 0.5)
+    assert "Active: ConvNeXt-style CNN N=64 seed 0: 25%; Plain ViT (linear patches) N=64 seed 0: 0%" in s.controls().status
     live = [c for c in s.render().runs if "(live)" in c.name]
     assert len(live) == 1 and live[0].y == (0.3,) and live[0].width == 2.5
     nxt = s.run_ended(_live(specs[0], (0.3, 0.5), finished=True), specs[0])

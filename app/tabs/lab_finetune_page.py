@@ -25,7 +25,7 @@ from widgets.model_picker import ModelPicker
 from ..context import AppContext
 from ..lab_finetune_session import LESSON, MODES, PER_CLASS, FinetuneSession, FolderPhase
 from ..lab_folders import SHIPPED_FINE_TUNE, lab_dir, models_dir
-from ..lab_hunger_session import ARCH_TITLES
+from ..lab_hunger_frames import ARCH_TITLES
 from ..lab_jobs import folder_job, index_job, race_job, read_grid_file
 from ..vit_picker import model_entries
 

@@ -22,7 +22,8 @@ from widgets.lab_plots import RunCurvesPlot, SummaryPlot
 
 from ..context import AppContext
 from ..lab_folders import SHIPPED_GRID, images_dir, runs_dir
-from ..lab_hunger_session import LESSON, HungerSession
+from ..lab_hunger_frames import LESSON
+from ..lab_hunger_session import HungerSession
 from ..lab_jobs import read_cached_runs, read_grid_file, run_job, trainer_job
 
 REDRAW_MS = 150  # partial records arriving together are drawn once
@@ -172,7 +173,8 @@ class LabHungerPage(QWidget):
         control.clear()
         self.ctx.worker.submit(run_job, trainer, control, self.cache_dir, channel=channel(spec.key),
                                title=f"Training {spec.arch}, N={spec.train_size}, seed {spec.seed}",
-                               on_partial=self._on_partial, on_result=partial(self._on_ended, spec),
+                               on_partial=self._on_partial, on_progress=partial(self._on_progress, spec),
+                               on_result=partial(self._on_ended, spec),
                                on_error=partial(self._on_failed, spec))
 
     def _on_trainer(self, spec, trainer) -> None:
@@ -182,6 +184,10 @@ class LabHungerPage(QWidget):
 
     def _on_partial(self, item) -> None:
         if isinstance(item, RunRecord) and self.session.update(item) and not self._redraw.isActive():
+            self._redraw.start()
+
+    def _on_progress(self, spec, progress) -> None:
+        if self.session.progress(spec, progress.fraction) and not self._redraw.isActive():
             self._redraw.start()
 
     def _on_ended(self, spec, record) -> None:
