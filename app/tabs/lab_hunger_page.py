@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from models.lab.control import LabControl
 from models.lab.records import RunRecord
@@ -27,6 +27,7 @@ from ..lab_hunger_session import HungerSession
 from ..lab_jobs import read_cached_runs, read_grid_file, run_job, trainer_job
 
 REDRAW_MS = 150  # partial records arriving together are drawn once
+STATUS_MS = 500  # the status line's progress at most twice a second
 
 
 def channel(key: str) -> str:
@@ -53,6 +54,10 @@ class LabHungerPage(QWidget):
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(REDRAW_MS)
         self._redraw.timeout.connect(self.draw)
+        self._status_timer = QTimer(self)  # progress only changes the status line: no plot is touched
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(STATUS_MS)
+        self._status_timer.timeout.connect(self._draw_status)
         if problem:
             self.message.setText(problem)
         self._fill_curve_sizes()
@@ -87,6 +92,11 @@ class LabHungerPage(QWidget):
         self.lesson.setStyleSheet("color: #9aa0a6;")
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        policy = self.status.sizePolicy()  # a fixed height: a new text never re-lays the plots out
+        policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+        policy.setHeightForWidth(False)
+        self.status.setSizePolicy(policy)
+        self.status.setFixedHeight(3 * self.status.fontMetrics().lineSpacing() + 4)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #ffb74d;")
@@ -187,8 +197,8 @@ class LabHungerPage(QWidget):
             self._redraw.start()
 
     def _on_progress(self, spec, progress) -> None:
-        if self.session.progress(spec, progress.fraction) and not self._redraw.isActive():
-            self._redraw.start()
+        if self.session.progress(spec, progress.fraction) and not self._status_timer.isActive():
+            self._status_timer.start()
 
     def _on_ended(self, spec, record) -> None:
         finished = record is not None and record.finished
@@ -215,11 +225,19 @@ class LabHungerPage(QWidget):
         self.summary.setToolTip(frame.table or "No finished runs yet.")
         self.runs.set_curves(frame.runs, y_range=(0.0, 1.0))
         c = self.session.controls()
-        self.status.setText(frame.status)
+        self._set_status(frame.status)
         self.pause_btn.setText(c.pause_text)
         for w, on in ((self.start_btn, c.start), (self.pause_btn, c.pause), (self.cancel_btn, c.cancel),
                       (self.preset_combo, c.choose), (self.png_btn, c.export), (self.csv_btn, c.export)):
             w.setEnabled(on)
+
+    @Slot()
+    def _draw_status(self) -> None:
+        self._set_status(self.session.controls().status)
+
+    def _set_status(self, text: str) -> None:
+        if self.status.text() != text:
+            self.status.setText(text)
 
     # ---- export ------------------------------------------------------------------------------------
     def _ask_save_path(self, filename: str, filters: str) -> str:
@@ -262,6 +280,7 @@ class LabHungerPage(QWidget):
     def shutdown(self) -> None:
         """Closing mid-run: every job is asked to stop and cancelled (finished runs are already on disk)."""
         self._redraw.stop()
+        self._status_timer.stop()
         for key, control in list(self.controls.items()):
             control.request_stop()
             self.ctx.worker.cancel(channel(key))
