@@ -75,6 +75,7 @@ class HungerFrame:
     runs: tuple[Curve, ...]  # one curve per run: x = step, y = held-out accuracy
     table: str  # the summary as text (mean [low, high] per architecture and N)
     status: str
+    steps: int = 0  # the run curves' x range is [0, steps]: the budget, fixed while curves grow (no axis re-render)
 
 
 def summary_table(rows) -> str:

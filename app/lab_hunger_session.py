@@ -289,7 +289,8 @@ class HungerSession:
         summary, bands, ticks, table = self._summary(finished)
         runs = tuple(self._run_curve(r) for r in sorted(shown, key=_order)
                      if r.points and (self.curve_size is None or r.spec.train_size == self.curve_size))
-        return HungerFrame(summary, bands, ticks, runs, table, self.controls().status)
+        steps = max([s.steps for s in self.plan] + [r.spec.steps for r in shown], default=0)
+        return HungerFrame(summary, bands, ticks, runs, table, self.controls().status, steps)
 
     def _summary(self, finished: tuple[RunRecord, ...]) -> tuple:
         """(summary curves, bands, ticks, table), the same objects while the finished runs and the plan are the

@@ -138,7 +138,7 @@ def lab_live_throughput_ratio(windows: int = 6, seconds: float = 5.0) -> dict:
     from models.lab.records import LabRunSpec
 
     app, ctx, page = _page(tiny=True)
-    spec = LabRunSpec("convnext", 1000, 0, 10_000_000, batch=8, eval_every=25, eval_size=200)
+    spec = LabRunSpec("convnext", 1000, 0, 100_000, batch=8, eval_every=25, eval_size=200)
     (trainer,) = _start(app, page, [spec])
     live, bare = [], []
     try:
@@ -172,7 +172,7 @@ def gui_max_stall_ms_lab(seconds: float = 20.0) -> dict:
     from models.lab.records import ARCH_KEYS, LabRunSpec
 
     app, ctx, page = _page(tiny=False)
-    specs = [LabRunSpec(a, 250, 0, 10_000_000, batch=16, eval_every=10, eval_size=200) for a in ARCH_KEYS]
+    specs = [LabRunSpec(a, 250, 0, 1000, batch=16, eval_every=10, eval_size=200) for a in ARCH_KEYS]
     build: list[float] = []
     t0 = time.perf_counter()
     page.session.set_plan(tuple(specs))

@@ -40,7 +40,7 @@ def test_shipped_grid_renders_at_once_as_frozen_values():
     assert cnn.y == pytest.approx((0.7, 0.96)) and vit.y == pytest.approx((0.25, 0.75))
     assert frame.bands[0].low == pytest.approx((0.6, 0.95)) and frame.bands[0].high == pytest.approx((0.8, 0.97))
     assert (math.log10(16000), "16,000") in frame.ticks  # the full grid's sizes label the axis
-    assert len(frame.runs) == 8 and all(len(c.x) == 2 for c in frame.runs)
+    assert len(frame.runs) == 8 and all(len(c.x) == 2 for c in frame.runs) and frame.steps == LabRunSpec.steps
     assert "ConvNeXt-style CNN, N=250: 70.0% [60.0, 80.0] over 2 seeds" in frame.table
     assert s.controls().start and not s.controls().pause and s.controls().export
     s.set_curve_size(250)

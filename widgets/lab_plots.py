@@ -58,6 +58,12 @@ class RunCurvesPlot(CurvePlot):
                  parent=None) -> None:
         super().__init__(title, x_label, y_label, legend=False, symbols=False, parent=parent)
 
+    def set_x_range(self, low: float, high: float) -> None:
+        """A fixed x range (set only when it changes): growing curves then never re-render the axis."""
+        if (low, high) != getattr(self, "_x_range", None) and high > low:
+            self._x_range = (low, high)
+            self.setXRange(low, high, padding=0.02)
+
     def curve_count(self) -> int:
         """Curves with data on screen."""
         return sum(1 for it in self.getPlotItem().listDataItems() if it.xData is not None and len(it.xData))

@@ -58,6 +58,9 @@ class LabHungerPage(QWidget):
         self._status_timer.setSingleShot(True)
         self._status_timer.setInterval(STATUS_MS)
         self._status_timer.timeout.connect(self._draw_status)
+        self._redraw_pending = self._status_pending = False
+        self._shown: tuple = ()  # what the buttons and tooltip show (set again only when it changes)
+        self._status_text = ""
         if problem:
             self.message.setText(problem)
         self._fill_curve_sizes()
@@ -193,11 +196,13 @@ class LabHungerPage(QWidget):
         self.draw()
 
     def _on_partial(self, item) -> None:
-        if isinstance(item, RunRecord) and self.session.update(item) and not self._redraw.isActive():
+        if isinstance(item, RunRecord) and self.session.update(item) and not self._redraw_pending:
+            self._redraw_pending = True  # a Python flag: every call into Qt may wait on the GIL (training holds it)
             self._redraw.start()
 
     def _on_progress(self, spec, progress) -> None:
-        if self.session.progress(spec, progress.fraction) and not self._status_timer.isActive():
+        if self.session.progress(spec, progress.fraction) and not self._status_pending:
+            self._status_pending = True  # ~40 progress reports a second with four runs: no Qt call for most
             self._status_timer.start()
 
     def _on_ended(self, spec, record) -> None:
@@ -218,14 +223,22 @@ class LabHungerPage(QWidget):
     # ---- drawing -----------------------------------------------------------------------------------
     @Slot()
     def draw(self) -> None:
+        """Touch only what changed: while runs train, every call into Qt may wait for the GIL (the training
+        thread holds it in 5 ms slices), so unchanged texts, tooltips and buttons are not set again."""
+        self._redraw_pending = False
         frame = self.session.render()
         self.frame = frame
         self.summary.set_curves(frame.summary, y_range=(0.0, 1.0))
         self.summary.set_bands(frame.bands, frame.ticks)
-        self.summary.setToolTip(frame.table or "No finished runs yet.")
         self.runs.set_curves(frame.runs, y_range=(0.0, 1.0))
+        self.runs.set_x_range(0, frame.steps)
         c = self.session.controls()
         self._set_status(frame.status)
+        shown = (frame.table, c.pause_text, c.start, c.pause, c.cancel, c.choose, c.export)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        self.summary.setToolTip(frame.table or "No finished runs yet.")
         self.pause_btn.setText(c.pause_text)
         for w, on in ((self.start_btn, c.start), (self.pause_btn, c.pause), (self.cancel_btn, c.cancel),
                       (self.preset_combo, c.choose), (self.png_btn, c.export), (self.csv_btn, c.export)):
@@ -233,10 +246,12 @@ class LabHungerPage(QWidget):
 
     @Slot()
     def _draw_status(self) -> None:
+        self._status_pending = False
         self._set_status(self.session.controls().status)
 
     def _set_status(self, text: str) -> None:
-        if self.status.text() != text:
+        if text != self._status_text:
+            self._status_text = text
             self.status.setText(text)
 
     # ---- export ------------------------------------------------------------------------------------
