@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from models.lab.records import ARCH_KEYS, SEEDS, SIZES, LabRunSpec
+from models.lab.records import ARCH_KEYS, QUICK, SEEDS, SIZES, LabRunSpec
 
 from .compare_frames import Curve
 
@@ -37,8 +37,10 @@ class Preset:
 
 
 PRESETS = {
-    # as models.lab.data_hunger.QUICK (the headless twin's --quick): 8 runs, about 10 min on 2 CPU cores
-    "quick": Preset("Quick: N = 250 and 4,000, one seed, 300 steps", (250, 4000), (0,), 300, 50, 500),
+    # the headless twin's --quick (models.lab.records.QUICK): 8 runs
+    "quick": Preset(f"Quick: N = {' and '.join(f'{n:,}' for n in QUICK['sizes'])}, one seed, {QUICK['steps']} steps "
+                    f"(batch {QUICK['batch']})", tuple(QUICK["sizes"]), tuple(range(QUICK["seeds"])), QUICK["steps"],
+                    QUICK["eval_every"], QUICK["eval_size"], QUICK["batch"]),
     # LabRunSpec's defaults: the shipped grid's budget
     "full": Preset(f"Full grid: N = {min(SIZES):,} .. {max(SIZES):,}, {len(SEEDS)} seeds, {LabRunSpec.steps} steps",
                    SIZES, SEEDS, LabRunSpec.steps, LabRunSpec.eval_every, LabRunSpec.eval_size, LabRunSpec.batch),

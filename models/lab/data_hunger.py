@@ -25,11 +25,10 @@ import torch
 from ..errors import UserFacingError
 from .cache import SHIPPED_GRID, RunCache, write_grid
 from .data import load_lab_data
-from .records import ARCH_KEYS, SEEDS, SIZES, LabRunSpec, RunRecord
+from .records import ARCH_KEYS, QUICK, SEEDS, SIZES, LabRunSpec, RunRecord
 from .summary import curves_csv, format_table, summarise, summary_csv
 from .trainer import LabTrainer, train_to_end
 
-QUICK = {"sizes": [250, 4000], "seeds": 1, "steps": 500, "batch": 16, "eval_size": 500, "eval_every": 100}
 
 
 def grid_specs(archs, sizes, seeds: int, base: LabRunSpec) -> list[LabRunSpec]:
@@ -64,7 +63,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--shipped-path", default=str(SHIPPED_GRID), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     quick = QUICK if args.quick else {}
-    args.sizes = args.sizes or quick.get("sizes") or list(SIZES)
+    args.sizes = args.sizes or list(quick.get("sizes", SIZES))
     args.seeds = args.seeds or quick.get("seeds") or len(SEEDS)
     args.steps = args.steps or quick.get("steps") or LabRunSpec.steps
     args.eval_size = args.eval_size or quick.get("eval_size") or LabRunSpec.eval_size

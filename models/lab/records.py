@@ -17,6 +17,8 @@ from ..errors import UserFacingError
 ARCH_KEYS = ("convnext", "vit-plain", "vit-convstem", "coatnet")  # models.compare.architectures keys, plot order
 SIZES = (250, 1000, 4000, 16000)
 SEEDS = (0, 1)
+# the quick grid (``python -m models.lab.data_hunger --quick`` and the data-hunger view's Quick preset): 8 runs
+QUICK = {"sizes": (250, 4000), "seeds": 1, "steps": 500, "batch": 16, "eval_size": 500, "eval_every": 100}
 
 
 class LabRecordError(UserFacingError):
