@@ -177,3 +177,12 @@ def test_marker_line_on_every_plot(qtbot, curves):
     assert lo <= 40 <= hi
     curves.clear()
     assert curves.marker() is None and not any(ln.isVisible() for ln in lines.values())
+
+
+def test_a_constant_series_gets_a_readable_y_range(qtbot, curves):
+    """A held-out accuracy that stays at 0.583 for every point: the axis spans a few hundredths around it, not 1e-9
+    (where pyqtgraph draws no tick labels at all)."""
+    curves.append_series("diversity", [20, 40, 60], [0.583, 0.583, 0.583])
+    curves.redraw_now()
+    lo, hi = curves.add_plot("Diversity").getViewBox().viewRange()[1]  # add_plot returns the existing plot
+    assert lo < 0.583 < hi and 0.005 < hi - lo < 0.2

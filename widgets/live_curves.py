@@ -396,7 +396,7 @@ class LiveCurves(QWidget):
         for name, (lo, hi) in bounds.items():
             vb = self._plots[name].getViewBox()
             a, b = vb.viewRange()[1]
-            span = max(hi - lo, 1e-9)
+            span = hi - lo if hi - lo > 1e-9 else max(0.05 * abs(hi), 0.01)  # a constant series: a readable axis around it
             if lo < a or hi > b or (hi - lo) < 0.4 * (b - a):  # headroom: new extremes rarely re-render the axis
                 vb.setYRange(lo - Y_HEADROOM * span, hi + Y_HEADROOM * span, padding=0.0)
 
