@@ -252,10 +252,12 @@ class HungerSession:
         status = STATE_TEXT[s]
         if s in (HungerState.RUNNING, HungerState.PAUSING, HungerState.PAUSED):
             done = sum(self.is_done(x) for x in self.plan)
-            status += f": {done} of {len(self.plan)} runs finished, {len(self.slots)} active, {len(self.queue)} waiting."
+            paused = s == HungerState.PAUSED
+            status = status.rstrip(".") + (f" ({done} of {len(self.plan)} runs finished, {len(self.slots)} "
+                                           f"{'paused' if paused else 'active'}, {len(self.queue)} waiting).")
             active = [f"{ARCH_TITLES.get(x.spec.arch, x.spec.arch)} N={x.spec.train_size:,} seed {x.spec.seed}: "
                       + (f"{x.fraction:.0%}" if x.trainer is not None else "preparing") for x in self.slots.values()]
-            status += (" Active: " + "; ".join(active) + ".") if active else ""
+            status += (" Runs: " + "; ".join(active) + ".") if active else ""
         elif self.missing():
             status += f" The chosen grid lacks {len(self.missing())} of {len(self.plan)} runs."
         else:

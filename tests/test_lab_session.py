@@ -81,7 +81,7 @@ def test_live_records_and_the_queue():
     assert s.update(_live(specs[0], (0.3,)))
     assert not s.update(_live(specs[2], (0.3,)))  # not active: ignored
     assert s.progress(specs[0], 0.25) and not s.progress(specs[2], 0.5)
-    assert "Active: ConvNeXt-style CNN N=64 seed 0: 25%; Plain ViT (linear patches) N=64 seed 0: 0%" in s.controls().status
+    assert "Runs: ConvNeXt-style CNN N=64 seed 0: 25%; Plain ViT (linear patches) N=64 seed 0: 0%" in s.controls().status
     live = [c for c in s.render().runs if "(live)" in c.name]
     assert len(live) == 1 and live[0].y == (0.3,) and live[0].width == 2.5
     nxt = s.run_ended(_live(specs[0], (0.3, 0.5), finished=True), specs[0])
@@ -266,3 +266,13 @@ def test_a_live_point_keeps_the_summary_objects():
     assert second.summary is first.summary and second.bands is first.bands and second.runs != first.runs
     s.run_ended(_live(specs[0], (0.3, 0.4), finished=True), specs[0])
     assert s.render().summary is not first.summary
+
+
+def test_the_status_line_reads_as_one_sentence_per_state():
+    from app.lab_hunger_session import HungerSession, HungerState
+
+    s = HungerSession()
+    for state, words in ((HungerState.RUNNING, "active"), (HungerState.PAUSED, "paused")):
+        s.state = state
+        text = s.controls().status
+        assert ".:" not in text and ".(" not in text and f"0 {words}" in text, text

@@ -52,11 +52,12 @@ class SummaryPlot(CurvePlot):
 
 
 class RunCurvesPlot(CurvePlot):
-    """Many run curves, no legend (the summary plot's legend names the colours)."""
+    """Many run curves, no legend (the summary plot's legend names the colours). Every evaluation is a dot: a run
+    that has only its step-0 point yet shows it (a line needs two)."""
 
     def __init__(self, title: str = "", x_label: str = "training step", y_label: str = "held-out accuracy",
                  parent=None) -> None:
-        super().__init__(title, x_label, y_label, legend=False, symbols=False, parent=parent)
+        super().__init__(title, x_label, y_label, legend=False, symbols=True, parent=parent)
 
     def set_x_range(self, low: float, high: float) -> None:
         """A fixed x range (set only when it changes): growing curves then never re-render the axis."""
