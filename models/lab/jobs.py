@@ -39,8 +39,7 @@ def lab_run_job(ctx: JobContext, trainer: LabTrainer, control: LabControl, cache
         now = time.monotonic()
         if now - last_update >= min_update_s:
             last_update = now
-            yield Progress(trainer.step / spec.steps, f"{spec.arch}, N={spec.train_size}, seed {spec.seed}: "
-                                                      f"step {trainer.step}/{spec.steps}")
+            yield Progress(trainer.step / spec.steps, f"step {trainer.step}/{spec.steps}")  # the job's title names the run
     record = trainer.record
     if record.finished and cache is not None:
         cache.put(record)
