@@ -104,7 +104,7 @@ class LabHungerPage(QWidget):
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #ffb74d;")
         self.summary = SummaryPlot("Final held-out accuracy against N (mean over seeds; bars: lowest to highest)")
-        self.runs = RunCurvesPlot("Every run: held-out accuracy during training (dashed: seed 1; thick: live)")
+        self.runs = RunCurvesPlot("Every run: held-out accuracy during training (thicker: larger N; dashed: seed 1)")
         self.plots = QSplitter(Qt.Orientation.Horizontal)
         self.plots.addWidget(self.summary)
         self.plots.addWidget(self.runs)
