@@ -4,7 +4,7 @@
 
 - lab_live_throughput_ratio: training steps per second of one LabTrainer while the page trains it (curves
   drawn after every evaluation) against the same trainer trained by the bare job with nothing drawn,
-  alternating 6 windows of 5 s of each (the load's drift is shared); medians. A *tiny* ConvNeXt (dims 8, batch 8, an
+  alternating 12 windows of 5 s of each (single 5 s windows differ by up to 30%: six gave 0.88 and 1.00 on one quiet machine) (the load's drift is shared); medians. A *tiny* ConvNeXt (dims 8, batch 8, an
   evaluation every 25 steps): many steps and redraws per second, the worst case for the view's overhead.
 - gui_max_stall_ms_lab: the largest gap of a 10 ms heartbeat while four runs (the four bundled
   architectures, their real configs, batch 16) train round-robin and their curves move.
@@ -131,7 +131,7 @@ def _spin(app, seconds: float, gaps: list[float] | None = None) -> None:
         time.sleep(0.005)
 
 
-def lab_live_throughput_ratio(windows: int = 6, seconds: float = 5.0) -> dict:
+def lab_live_throughput_ratio(windows: int = 12, seconds: float = 5.0) -> dict:
     from app.lab_hunger_session import HungerState
     from app.lab_jobs import run_job
     from models.lab.control import LabControl
