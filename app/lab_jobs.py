@@ -56,15 +56,16 @@ def shared_lab_data(cache_dir: Path):
         return _DATA[key]
 
 
-def trainer_job(ctx, spec, data_dir: Path):
-    """A LabTrainer for `spec` on the worker's device (the images shared across runs, see shared_lab_data)."""
+def trainer_job(ctx, spec, data_dir: Path, cache_dir: Path | None = None):
+    """A LabTrainer for `spec` on the worker's device (the images shared across runs, see shared_lab_data); a run
+    the window closed mid-way continues where it stopped (kept in cache_dir, models.lab.unfinished)."""
     from models.jobs import Load
-    from models.lab.trainer import LabTrainer
+    from models.lab.unfinished import build_trainer
 
     data = yield Load(lambda: shared_lab_data(data_dir), "Preparing the lab's images")
     ctx.check_cancelled()
     device = ctx.device
-    return (yield Load(lambda: LabTrainer(spec, data, device), f"Building {spec.arch}"))
+    return (yield Load(lambda: build_trainer(spec, data, device, cache_dir), f"Building {spec.arch}"))
 
 
 def run_job(ctx, trainer, control, cache_dir: Path | None):

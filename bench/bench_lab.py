@@ -61,7 +61,7 @@ def _small_data():
     return LabData(*wide_arrays(1000, 1)[:2], *wide_arrays(500, 2)[:2], tuple(SHAPE_CLASSES))
 
 
-def tiny_trainer_job(ctx, spec, data_dir):
+def tiny_trainer_job(ctx, spec, data_dir, cache_dir=None):
     """A LabTrainer of a tiny ConvNeXt (dims 8) on the small pool: the page's trainer_job for these benchmarks."""
     from app import lab_jobs
     from models.compare.convnext import ConvNeXtConfig

@@ -117,7 +117,7 @@ def test_a_tiny_run_moves_pauses_resumes_cancels_and_is_cached(open_tab, qtbot, 
     assert not (tmp_path / "runs" / f"{long.key}.json").exists()
 
 
-def test_closing_mid_run_never_hangs(open_tab, qtbot, tmp_path, small_data):
+def test_closing_mid_run_never_hangs_and_keeps_the_run(open_tab, qtbot, tmp_path, small_data):
     page = _page(open_tab, tmp_path)
     long = LabRunSpec("convnext", 64, 2, 5000, **TINY)
     page.session.set_plan((long,))
@@ -125,6 +125,8 @@ def test_closing_mid_run_never_hangs(open_tab, qtbot, tmp_path, small_data):
     qtbot.waitUntil(lambda: len(page.session.records[long.key].points) >= 2, timeout=TIMEOUT_MS)
     page.shutdown()
     assert page.ctx.worker.shutdown(timeout=10.0)  # the worker thread ended
+    kept = tmp_path / "runs" / "unfinished"  # ... after keeping the run: Start continues it (models.lab.unfinished)
+    assert sorted(p.suffix for p in kept.iterdir()) == [".json", ".pt"]
 
 
 def test_a_broken_folder_shows_a_message_and_nothing_is_lost(open_tab, qtbot, tmp_path):

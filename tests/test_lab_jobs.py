@@ -65,3 +65,47 @@ def test_make_trainer_job_loads_off_the_job_queue(monkeypatch, tmp_path):
     assert isinstance(first, Load)
     trainer, _ = run_to_completion(lab_jobs.make_trainer_job, SPEC, tmp_path, "cpu")
     assert isinstance(trainer, LabTrainer) and trainer.spec == SPEC and trainer.step == 0
+
+
+def _closed_at_step(trainer, control, cache, step):
+    """Train live until `step`, then close as the window does: stop requested, the generator closed (cancel)."""
+    job = lab_jobs.lab_run_job(JobContext(), trainer, control, cache, 0.0)
+    for _ in job:
+        if trainer.step == step:
+            break
+    control.request_stop()
+    job.close()
+
+
+def test_a_run_stopped_mid_way_by_closing_continues_where_it_stopped(tmp_path):
+    from models.lab.unfinished import build_trainer
+
+    data, cache = tiny_data(), RunCache(tmp_path)
+    whole, _ = run_to_completion(lab_jobs.lab_run_job, LabTrainer(SPEC, data), LabControl())
+    _closed_at_step(LabTrainer(SPEC, data), LabControl(), cache, 4)
+    assert cache.get(SPEC) is None and sorted(p.name for p in (tmp_path / "unfinished").iterdir()) == [
+        f"{SPEC.key}.json", f"{SPEC.key}.pt"]
+    trainer = build_trainer(SPEC, data, "cpu", tmp_path)  # as Start does in the next session
+    assert trainer.step == 4 and [p.step for p in trainer.record.points] == [0, 3]
+    final, _ = run_to_completion(lab_jobs.lab_run_job, trainer, LabControl(), cache)
+    assert [(p.step, p.accuracy, p.loss) for p in final.points] == [(p.step, p.accuracy, p.loss) for p in whole.points]
+    assert cache.get(SPEC) == final and not list((tmp_path / "unfinished").iterdir())  # kept until finished
+
+
+@pytest.mark.parametrize("damage", ["garbage", "other-step"])
+def test_a_crafted_unfinished_run_starts_again_from_step_0(tmp_path, damage):
+    import json
+
+    from models.lab.unfinished import build_trainer
+
+    data, cache = tiny_data(), RunCache(tmp_path)
+    _closed_at_step(LabTrainer(SPEC, data), LabControl(), cache, 4)
+    weights, curve = tmp_path / "unfinished" / f"{SPEC.key}.pt", tmp_path / "unfinished" / f"{SPEC.key}.json"
+    if damage == "garbage":
+        weights.write_bytes(b"\x80\x04 not a checkpoint")
+    else:  # a curve beyond the weights' step: does not fit
+        record = json.loads(curve.read_text())
+        record["points"].append(dict(record["points"][-1], step=5))
+        curve.write_text(json.dumps(record))
+    trainer = build_trainer(SPEC, data, "cpu", tmp_path)
+    assert trainer.step == 0 and trainer.record.points == () and not weights.exists()

@@ -43,7 +43,7 @@ class LabHungerPage(QWidget):
         self.cache_dir = runs_dir() if cache_dir is None else Path(cache_dir)
         self.data_dir = images_dir() if data_dir is None else Path(data_dir)
         self.controls: dict[str, LabControl] = {}  # run key -> its pause/stop switch
-        self.trainer_job = trainer_job  # job(ctx, spec, data_dir) -> LabTrainer (benchmarks swap in tiny models)
+        self.trainer_job = trainer_job  # job(ctx, spec, data_dir, cache_dir=) -> LabTrainer (benches: tiny ones)
         # hooks (tests answer them without a modal): where an export goes ("" cancels)
         self.ask_save_path: Callable[[str, str], str] = self._ask_save_path
         shipped_records, problem = read_grid_file(shipped)
@@ -177,7 +177,8 @@ class LabHungerPage(QWidget):
     def _launch(self, specs) -> None:
         for spec in specs:
             self.controls[spec.key] = LabControl()
-            self.ctx.worker.submit(self.trainer_job, spec, self.data_dir, channel=channel(spec.key),
+            self.ctx.worker.submit(self.trainer_job, spec, self.data_dir, cache_dir=self.cache_dir,
+                                   channel=channel(spec.key),
                                    title=f"Preparing run {spec.arch}, N={spec.train_size}",
                                    on_result=partial(self._on_trainer, spec), on_error=partial(self._on_failed, spec))
 
@@ -290,7 +291,7 @@ class LabHungerPage(QWidget):
         return False  # training is the user's choice, not work a screenshot waits for
 
     def confirm_close(self) -> bool:
-        return True  # nothing to ask: finished runs are on disk, unfinished ones start again next time
+        return True  # nothing to ask: finished runs are on disk, unfinished ones are kept and continue at Start
 
     def shutdown(self) -> None:
         """Closing mid-run: every job is asked to stop and cancelled (finished runs are already on disk)."""

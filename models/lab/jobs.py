@@ -19,6 +19,7 @@ from .control import LabControl
 from .data import load_lab_data
 from .records import LabRunSpec, RunRecord
 from .trainer import LabTrainer
+from .unfinished import drop_unfinished, save_unfinished
 
 
 def lab_run_job(ctx: JobContext, trainer: LabTrainer, control: LabControl, cache: RunCache | None = None,
@@ -26,23 +27,28 @@ def lab_run_job(ctx: JobContext, trainer: LabTrainer, control: LabControl, cache
     """Train `trainer` until done, paused or cancelled; returns its RunRecord (finished ones go to `cache`)."""
     spec = trainer.spec
     last_update = time.monotonic()
-    while not trainer.done:
-        ctx.check_cancelled()
-        if control.pause_requested:
-            break
-        if trainer.eval_due:
-            trainer.evaluate()
-            yield trainer.record
-            last_update = time.monotonic()
-            continue
-        trainer.train(1)
-        now = time.monotonic()
-        if now - last_update >= min_update_s:
-            last_update = now
-            yield Progress(trainer.step / spec.steps, f"step {trainer.step}/{spec.steps}")  # the job's title names the run
+    try:
+        while not trainer.done:
+            ctx.check_cancelled()
+            if control.pause_requested:
+                break
+            if trainer.eval_due:
+                trainer.evaluate()
+                yield trainer.record
+                last_update = time.monotonic()
+                continue
+            trainer.train(1)
+            now = time.monotonic()
+            if now - last_update >= min_update_s:
+                last_update = now
+                yield Progress(trainer.step / spec.steps, f"step {trainer.step}/{spec.steps}")  # the title names the run
+    finally:  # stopped (the window closes, or Cancel): keep the run so far, Start continues it
+        if control.stop_requested and cache is not None:
+            save_unfinished(cache.folder, trainer)
     record = trainer.record
     if record.finished and cache is not None:
         cache.put(record)
+        drop_unfinished(cache.folder, spec)
     return record
 
 

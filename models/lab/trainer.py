@@ -31,7 +31,7 @@ from ..vit.metrics import to_tensor
 from ..vit.train import TrainConfig as ScheduleConfig
 from ..vit.train import augment, lr_at
 from .data import LabData, train_subset
-from .records import CurvePoint, LabRunSpec, RunRecord
+from .records import CurvePoint, LabRecordError, LabRunSpec, RunRecord
 
 HEAD_PREFIX = "head."  # every bundled architecture ends in `head`, a Linear to the classes
 
@@ -132,6 +132,27 @@ class LabTrainer:
         extra = dict(self.extra) | ({"error": self.error} if self.error else {})
         return RunRecord(self.spec, tuple(self._points), self.step >= self.spec.steps and self.done
                          and self.error is None, self.device, extra)
+
+    def checkpoint(self) -> dict:
+        """Everything needed to continue this run exactly (tensors and plain numbers: torch.load weights_only)."""
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(), "step": self.step, "seconds": self.seconds,
+                "loss_sum": self._loss_sum, "loss_steps": self._loss_steps}
+
+    def restore(self, state: Mapping[str, Any], record: RunRecord) -> None:
+        """Continue from `checkpoint()` and the run's curve so far; both are checked (a file is never trusted)."""
+        step, seconds = state.get("step"), state.get("seconds")
+        loss_sum, loss_steps = state.get("loss_sum"), state.get("loss_steps")
+        if (record.spec != self.spec or record.finished or not isinstance(step, int) or not 0 < step < self.spec.steps
+                or not isinstance(loss_steps, int) or not 0 <= loss_steps <= step
+                or not all(isinstance(v, float) and math.isfinite(v) and v >= 0 for v in (seconds, loss_sum))
+                or not record.points or record.points[-1].step > step):
+            raise LabRecordError(f"The unfinished run {self.spec.key} does not fit its checkpoint.")
+        self.model.load_state_dict(state["model"])  # strict: raises on a wrong shape or name
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.step, self.seconds, self._loss_sum, self._loss_steps = step, seconds, loss_sum, loss_steps
+        self._points = list(record.points)
 
     # -- work --------------------------------------------------------------------------------------------
     def train(self, n_steps: int) -> None:
