@@ -7,14 +7,14 @@ grid, texts, button states). The trainer itself stays an opaque handle that is o
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from models.gan.catalog import DATASET_INFO, LOSS_INFO
+from models.jobs import lazy_job  # noqa: F401  (the GAN pages submit jobs through it)
 
 METRIC_SERIES = (  # (series name, plot) in the order of models.gan.history.METRICS[:6]
     ("G loss", "Losses"), ("D loss", "Losses"), ("D(x)", "D on real and fake"), ("D(G(z))", "D on real and fake"),
@@ -57,17 +57,6 @@ class CloseChoice(Enum):
     SAVE = "save"
     DISCARD = "discard"
     CANCEL = "cancel"
-
-
-def lazy_job(module: str, name: str) -> Callable:
-    """A job that imports its (torch-using) module on the worker thread, when it starts."""
-
-    def job(ctx, *args, **kwargs):
-        fn = getattr(importlib.import_module(module), name)
-        return (yield from fn(ctx, *args, **kwargs))
-
-    job.__name__ = name
-    return job
 
 
 def fmt_time(seconds: float) -> str:

@@ -3,12 +3,10 @@ starts; the lab's images are read once per folder and shared by every run (four 
 otherwise generate and hold four copies of the 16,000-image pool). No Qt here."""
 from __future__ import annotations
 
-import importlib
 import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 _DATA: dict[str, object] = {}
 _DATA_LOCK = threading.Lock()
@@ -32,17 +30,6 @@ def short_gil_switch():
         _switch["users"] -= 1
         if _switch["users"] == 0:
             sys.setswitchinterval(_switch["saved"])
-
-
-def lazy_job(module: str, name: str) -> Callable:
-    """A job that imports its (torch-using) module on the worker thread, when it starts."""
-
-    def job(ctx, *args, **kwargs):
-        fn = getattr(importlib.import_module(module), name)
-        return (yield from fn(ctx, *args, **kwargs))
-
-    job.__name__ = name
-    return job
 
 
 def shared_lab_data(cache_dir: Path):

@@ -13,6 +13,7 @@ the load's result is then thrown away.
 """
 from __future__ import annotations
 
+import importlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -53,6 +54,53 @@ class Load:
 
 
 JobFn = Callable[..., Iterator[Any]]
+
+
+def lazy_job(module: str, name: str) -> Callable:
+    """A job that imports its (torch-using) module on the worker thread, when it starts."""
+
+    def job(ctx, *args, **kwargs):
+        fn = getattr(importlib.import_module(module), name)
+        return (yield from fn(ctx, *args, **kwargs))
+
+    job.__name__ = name
+    return job
+
+
+class PauseControl:
+    """The thread-safe pause/stop switchboard between a page (GUI thread) and a training job (worker thread);
+    the job polls it between steps. Pausing ends the job after the current step (resuming is a new job on the
+    same trainer, so nothing is lost); stop also pauses."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pause = False
+        self._stop = False
+
+    def request_pause(self) -> None:
+        with self._lock:
+            self._pause = True
+
+    def request_stop(self) -> None:
+        with self._lock:
+            self._pause = True
+            self._stop = True
+
+    def clear(self) -> None:
+        """Called before (re)starting a job."""
+        with self._lock:
+            self._pause = False
+            self._stop = False
+
+    @property
+    def pause_requested(self) -> bool:
+        with self._lock:
+            return self._pause
+
+    @property
+    def stop_requested(self) -> bool:
+        with self._lock:
+            return self._stop
 
 
 def run_to_completion(job: JobFn, *args: Any, ctx: JobContext | None = None, **kwargs: Any) -> tuple[Any, list[Any]]:
