@@ -1,11 +1,12 @@
 """The thread-safe switchboard between the tab (GUI thread) and a running training job (worker thread)."""
 from __future__ import annotations
 
-import threading
 from typing import Any
 
+from ..jobs import PauseControl
 
-class TrainingControl:
+
+class TrainingControl(PauseControl):
     """Requests the GUI makes of the job; the job polls them between steps.
 
     Pausing ends the job after the current step (the worker is free for other tabs while paused);
@@ -14,37 +15,10 @@ class TrainingControl:
     """
 
     def __init__(self, min_update_interval_s: float = 0.1):
-        self._lock = threading.Lock()
-        self._pause = False
-        self._stop = False
+        super().__init__()
         self._hparams: dict[str, Any] = {}
         self._save_path: str | None = None
         self.min_update_interval_s = min_update_interval_s  # at most ~10 GUI updates per second: curves stay live, training keeps the GIL
-
-    def request_pause(self) -> None:
-        with self._lock:
-            self._pause = True
-
-    def request_stop(self) -> None:
-        with self._lock:
-            self._pause = True
-            self._stop = True
-
-    def clear(self) -> None:
-        """Called before (re)starting a job."""
-        with self._lock:
-            self._pause = False
-            self._stop = False
-
-    @property
-    def pause_requested(self) -> bool:
-        with self._lock:
-            return self._pause
-
-    @property
-    def stop_requested(self) -> bool:
-        with self._lock:
-            return self._stop
 
     def set_hparams(self, **changes: Any) -> None:
         """lr_g, lr_d, beta1_g, beta2_g, beta1_d, beta2_d, d_steps: applied before the next step."""

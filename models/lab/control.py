@@ -1,42 +1,13 @@
-"""The thread-safe switchboard between the data-lab view (GUI thread) and a running lab job (worker thread)."""
+"""The switchboard between the data-lab view (GUI thread) and a running lab job (worker thread)."""
 from __future__ import annotations
 
-import threading
+from ..jobs import PauseControl
 
 
-class LabControl:
-    """Pause and stop requests; the job polls them between steps.
+class LabControl(PauseControl):
+    """Pause and stop requests; the job polls them between steps (models.jobs.PauseControl).
 
     Pausing ends the job after the current step (the worker is free meanwhile); resuming is a new job on the
-    same trainer, so nothing is lost. Stop also pauses: the view then drops the trainer.
+    same trainer, so nothing is lost. Stop also pauses: the view then drops the trainer (and a lab run job keeps
+    the run so far, models.lab.unfinished).
     """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pause = False
-        self._stop = False
-
-    def request_pause(self) -> None:
-        with self._lock:
-            self._pause = True
-
-    def request_stop(self) -> None:
-        with self._lock:
-            self._pause = True
-            self._stop = True
-
-    def clear(self) -> None:
-        """Called before (re)starting a job."""
-        with self._lock:
-            self._pause = False
-            self._stop = False
-
-    @property
-    def pause_requested(self) -> bool:
-        with self._lock:
-            return self._pause
-
-    @property
-    def stop_requested(self) -> bool:
-        with self._lock:
-            return self._stop
