@@ -3,33 +3,11 @@ starts; the lab's images are read once per folder and shared by every run (four 
 otherwise generate and hold four copies of the 16,000-image pool). No Qt here."""
 from __future__ import annotations
 
-import sys
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 _DATA: dict[str, object] = {}
 _DATA_LOCK = threading.Lock()
-# While lab jobs train, a thread waiting for the GIL gets it after this long (Python's default: 5 ms), as
-# models.gan.job does: the GUI thread releases the GIL in every call into Qt and needs it back after each, so
-# with the default a redraw of the curves could wait 5 ms per call (a stall of 50-100 ms); see gui_max_stall_ms_lab.
-GIL_SWITCH_S = 0.0005
-_switch = {"users": 0, "saved": 0.005}  # lab jobs training now (on the worker thread), the interval before
-
-
-@contextmanager
-def short_gil_switch():
-    """Shorten the GIL switch interval while at least one lab job trains (jobs interleave on one thread)."""
-    if _switch["users"] == 0:
-        _switch["saved"] = sys.getswitchinterval()
-        sys.setswitchinterval(min(_switch["saved"], GIL_SWITCH_S))
-    _switch["users"] += 1
-    try:
-        yield
-    finally:
-        _switch["users"] -= 1
-        if _switch["users"] == 0:
-            sys.setswitchinterval(_switch["saved"])
 
 
 def shared_lab_data(cache_dir: Path):
@@ -60,8 +38,7 @@ def run_job(ctx, trainer, control, cache_dir: Path | None):
     from models.lab.cache import RunCache
     from models.lab.jobs import lab_run_job
 
-    with short_gil_switch():
-        return (yield from lab_run_job(ctx, trainer, control, RunCache(cache_dir) if cache_dir else None))
+    return (yield from lab_run_job(ctx, trainer, control, RunCache(cache_dir) if cache_dir else None))
 
 
 # ---- reading finished runs on the GUI thread (torch-free: models.lab.cache imports torch via models.loading) --
@@ -114,8 +91,7 @@ def race_job(ctx, arch: str, per_class: int, mode: str, steps: int, cache_dir: P
     """Pretrained vs scratch on the new shapes (models.lab.fine_tune.fine_tune_compare_job) on the worker's device."""
     from models.lab.fine_tune import fine_tune_compare_job
 
-    with short_gil_switch():
-        return (yield from fine_tune_compare_job(ctx, arch, per_class, mode, steps, cache_dir, ctx.device))
+    return (yield from fine_tune_compare_job(ctx, arch, per_class, mode, steps, cache_dir, ctx.device))
 
 
 def index_job(ctx, root: str):
@@ -136,9 +112,8 @@ def folder_job(ctx, model_key: str, kind: str, ref: str, index, settings: dict, 
     names = {f.name for f in dataclasses.fields(FineTuneConfig)}
     config = FineTuneConfig(**{k: v for k, v in settings.items() if k in names})
     source = ModelSource(SourceKind(kind), ref)
-    with short_gil_switch():
-        return (yield from user_models.fine_tune_folder_job(ctx, model_key, source, index, config, control, out_dir,
-                                                            ctx.device))
+    return (yield from user_models.fine_tune_folder_job(ctx, model_key, source, index, config, control, out_dir,
+                                                        ctx.device))
 
 
 def list_models_job(ctx, folder: Path):

@@ -46,14 +46,15 @@ def _open_tab():
     from app.tabs.compare_tab import CompareTab
 
     app = QApplication.instance() or QApplication([])
+    from app.gc_guard import collect_on_gui_thread, freeze_startup_objects
+
+    collect_on_gui_thread()  # as the app does (app/__main__.py): garbage collected on the GUI thread's timer
     pg.setConfigOptions(imageAxisOrder="row-major")
     ctx = AppContext("cpu")
     tab = CompareTab(ctx, models=_models())
     tab.resize(1360, 820)
     tab.show()
     _wait(app, lambda: ctx.torch_loaded)
-    from app.gc_guard import freeze_startup_objects
-
     freeze_startup_objects()  # as the app does when torch is loaded (app/__main__.py)
     return app, ctx, tab
 
@@ -129,6 +130,8 @@ def compare_update_ms() -> dict:
         t0, c0 = time.perf_counter(), time.process_time()
         change()
         app.processEvents()  # the changed widgets paint now
+        while not tab.columns_drawn():  # a view change switches one column per event-loop turn
+            app.processEvents()
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
         kinds.append(i % 2)

@@ -217,3 +217,28 @@ def test_the_app_freezes_its_startup_objects_out_of_the_collector():
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
     main = (Path(__file__).resolve().parent.parent / "app" / "__main__.py").read_text()
     assert "torch_ready.connect(lambda _device: freeze_startup_objects())" in main
+
+
+def test_a_view_change_keeps_the_columns_size_and_switches_one_column_per_turn(tab, qtbot):
+    """The footer (the ERF-radius plot, or the view's guide) has one height in every column view, so a view
+    change never re-lays the columns out (which repainted every plot in them at once); the columns switch
+    one per event-loop turn; a screenshot shows every column switched."""
+    from app.tabs.compare_column_view import VIEW_INDEX
+
+    sizes = set()
+    for view in ("attribution", "receptive-field", "equivariance", "hierarchy", "attribution"):
+        tab.show_view(view)
+        assert tab.columns[0].stack.currentIndex() == VIEW_INDEX[view]  # the first column at once
+        if view != "attribution":
+            assert tab.columns[2].stack.currentIndex() != VIEW_INDEX[view]  # the last one a few turns later
+        _settled(qtbot, tab)
+        assert all(col.stack.currentIndex() == VIEW_INDEX[view] for col in tab.columns)
+        sizes.add(tuple((col.stack.width(), col.stack.height()) for col in tab.columns))
+        assert tab.erf_plot.isVisible() == (view == "receptive-field")
+        assert tab.guide.isVisible() == (view != "receptive-field") and "What to look for" in tab.guide.text() \
+            or view == "receptive-field"
+    assert len(sizes) == 1
+    tab.show_view("equivariance")
+    tab.prepare_screenshot()
+    assert all(col.stack.currentIndex() == VIEW_INDEX["equivariance"] for col in tab.columns)
+    assert tab.columns_drawn()

@@ -41,3 +41,34 @@ def test_the_suite_collects_only_on_the_main_thread():
 
 def test_the_entry_point_installs_the_guard():
     assert "collect_on_gui_thread()" in (ROOT / "app" / "__main__.py").read_text()
+
+
+def test_full_collections_freeze_their_survivors_and_still_free_frozen_cycles_now_and_then():
+    """A full collection scans only what is new since the last one (its survivors are frozen), so it stays
+    short; every UNFREEZE_EVERY-th one scans everything, so a cycle that died after being frozen is freed."""
+    import weakref
+
+    from app.gc_guard import UNFREEZE_EVERY, GuiThreadCollector
+
+    class Node:
+        pass
+
+    try:
+        collector = GuiThreadCollector.__new__(GuiThreadCollector)  # no timer: collect_full called directly
+        collector.full_collections = 0
+        a, b = Node(), Node()
+        a.b, b.a = b, a
+        dead = weakref.ref(a)
+        collector.collect_full()
+        assert gc.get_freeze_count() > 0
+        long_lived = [Node() for _ in range(1000)]
+        collector.collect_full()
+        assert gc.get_freeze_count() >= 1000 + 2 and len(long_lived) == 1000  # the survivors are frozen
+        del a, b  # the cycle dies while frozen: ordinary full collections do not see it
+        for _ in range(UNFREEZE_EVERY - 3):
+            collector.collect_full()
+        assert dead() is not None
+        collector.collect_full()  # the UNFREEZE_EVERY-th: everything is scanned again
+        assert dead() is None
+    finally:
+        gc.unfreeze()

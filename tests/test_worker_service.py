@@ -1,4 +1,5 @@
 """The worker service: results on the GUI thread, stale ones dropped, cancel, errors, shutdown."""
+import sys
 import threading
 import time
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QThread
 
-from app.worker_service import WorkerService
+from app.worker_service import GIL_SWITCH_S, WorkerService
 from models.errors import CheckpointError
 from models.jobs import Load, Progress
 
@@ -351,7 +352,7 @@ def test_the_detector_loads_off_the_job_queue(qtbot, service, gate, monkeypatch)
 _EXIT_SCRIPT = """
 import sys, threading, time
 from PySide6.QtWidgets import QApplication
-from app.worker_service import WorkerService
+from app.worker_service import GIL_SWITCH_S, WorkerService
 from models.jobs import Load
 
 app = QApplication([])
@@ -454,3 +455,33 @@ def test_a_slow_diffusion_checkpoint_load_does_not_hold_up_other_jobs(qtbot, ser
     gate.set()
     qtbot.waitUntil(lambda: "diffusion" in results, timeout=30000)
     assert results["diffusion"] == 7 and session.trainer is loaded[0]
+
+
+def _switch_intervals(ctx, n):
+    seen = []
+    for _ in range(n):
+        seen.append(sys.getswitchinterval())
+        yield {"seen": len(seen)}
+    return seen
+
+
+def test_jobs_run_with_a_short_gil_switch_interval_and_idle_restores_it(qtbot, service, gate):
+    """The GUI thread gets the GIL back within GIL_SWITCH_S while a job computes (Python's 5 ms made redraws
+    wait up to 5 ms per Qt call); with no job the interval is Python's again."""
+    before = sys.getswitchinterval()
+    assert before > GIL_SWITCH_S
+    results = []
+    service.submit(_switch_intervals, 5, channel="a", on_result=results.append)
+    qtbot.waitUntil(lambda: bool(results), timeout=30000)
+    assert results[0] == [GIL_SWITCH_S] * 5
+    qtbot.waitUntil(lambda: not service.is_busy(), timeout=30000)
+    qtbot.waitUntil(lambda: sys.getswitchinterval() == before, timeout=5000)
+    # a job parked on a slow load keeps the short interval: its load thread competes for the GIL
+    loading = []
+    service.submit(_loads, _blocked_load(gate), channel="vit", on_progress=loading.append)
+    qtbot.waitUntil(lambda: bool(loading), timeout=30000)
+    qtbot.wait(50)
+    assert sys.getswitchinterval() == GIL_SWITCH_S
+    gate.set()
+    qtbot.waitUntil(lambda: not service.is_busy(), timeout=30000)
+    qtbot.waitUntil(lambda: sys.getswitchinterval() == before, timeout=5000)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QStackedWidget, QTabBar,
                                QVBoxLayout, QWidget)
 
@@ -46,6 +46,31 @@ LESSONS = {
                  "a shape trace; parameters, FLOPs and time measured per stage. Click a stage for its features.",
 }
 
+# What to look for, in the footer of the views without the ERF-radius plot (the footer keeps one height in every
+# column view: a view change then never re-lays the three columns out, which made every plot in them repaint)
+GUIDES = {
+    "attribution": "<b>What to look for.</b> Does each map sit on the object (the outline) or on the background? "
+                   "A CAM at an early stage (depth slider left) is sharp but local; at the last stage it is coarse "
+                   "(a 2x2 or 4x4 grid) but class-specific. Rollout mixes every block's attention: for a ViT it is "
+                   "the whole model's answer. Pick another class in the list: the map of a class the model did not "
+                   "choose is often empty (no positive evidence).<br><br><b>Try:</b> drag the depth slider from 1 to 0 and watch the "
+                   "CNN's map sharpen; drop a photo: the bundled models know only six shapes (the warning says so), "
+                   "a pretrained model from the column's picker explains a real class.",
+    "equivariance": "<b>What to look for.</b> A convolution's error drops to ~0 at shifts that are multiples of its "
+                    "stride (the dips in the CNN's early stages); a ViT's patch grid and position embeddings never "
+                    "give 0 between multiples of the patch size. Deeper stages pool: the error of the CNN's last stage "
+                    "rises while its top-class probability stays flat. Shuffled tiles: a model that survives 4x4 "
+                    "shuffling judges by local texture and parts, not by the global outline.<br><br><b>Try:</b> "
+                    "the depth slider at 0 (the first stage: the CNN's stride-4 dips), then at 1; an image with the "
+                    "object near a border, where reflection padding changes what the model sees.",
+    "hierarchy": "<b>What to look for.</b> A CNN is a pyramid: resolution halves and channels grow at every stage "
+                 "(most FLOPs early, most parameters late). A plain ViT is a column: the same tokens x width in every "
+                 "block. A hybrid starts as a pyramid and ends with attention over a few tokens. Click a stage: early "
+                 "convolutional features are edges and colours, late ones respond to whole shapes.<br><br><b>Try:</b> compare the "
+                 "time per stage with the FLOPs: attention over many tokens costs more time than its FLOPs suggest.",
+}
+FOOTER_HEIGHT = 170  # px, the ERF-radius plot's height
+
 
 class CompareTab(TabPage):
     key = "compare"
@@ -62,6 +87,12 @@ class CompareTab(TabPage):
         self._lab_view: str | None = None  # a data-lab page shown instead of the columns
         self.lab_pages: dict[str, QWidget] = {}
         self._specs: list | None = None  # the registry's Compare specs (the fine-tune page's picker)
+        self._drawn_view: str | None = None
+        self._staggered: list[int] = []  # columns still to switch to the new view (see draw)
+        self._stagger_timer = QTimer(self)
+        self._stagger_timer.setSingleShot(True)
+        self._stagger_timer.setInterval(1)  # a real timer: the window paints the column drawn before it fires
+        self._stagger_timer.timeout.connect(self._draw_next_column)
         self._build()
         self._list_models()
 
@@ -114,15 +145,21 @@ class CompareTab(TabPage):
             col.stage_clicked.connect(partial(self._on_stage, col.index))
         self.erf_plot = CurvePlot("ERF radius (solid) and theoretical field (dashed) vs relative depth",
                                   "relative depth", "share of the image side")
-        self.erf_plot.setMinimumHeight(170)
-        self.erf_plot.setMaximumHeight(230)
-        self.erf_plot.setVisible(False)
+        self.guide = QLabel(GUIDES[VIEWS[0]])
+        self.guide.setWordWrap(True)
+        self.guide.setTextFormat(Qt.TextFormat.RichText)
+        self.guide.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.guide.setStyleSheet("QLabel { color: #c8cbd0; background: #26282c; border-radius: 4px; padding: 10px; }")
+        self.footer = QStackedWidget()  # the ERF-radius plot (receptive-field) or the view's guide: one height
+        self.footer.addWidget(self.guide)
+        self.footer.addWidget(self.erf_plot)
+        self.footer.setFixedHeight(FOOTER_HEIGHT)
         self.column_area = QWidget()
         area = QVBoxLayout(self.column_area)
         area.setContentsMargins(0, 0, 0, 0)
         area.addWidget(self.lesson)
         area.addLayout(row, 1)
-        area.addWidget(self.erf_plot)
+        area.addWidget(self.footer)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.column_area)
         layout = QVBoxLayout(self)
@@ -160,7 +197,7 @@ class CompareTab(TabPage):
     def is_busy(self) -> bool:
         if self._lab_view is not None:
             return self.lab_pages[self._lab_view].is_busy()
-        return bool(self._running)
+        return bool(self._running) or bool(self._staggered)
 
     def on_device_changed(self, device: str) -> None:
         """Jobs run on the device the worker resolved when torch loaded (the first report): re-run only when
@@ -304,18 +341,47 @@ class CompareTab(TabPage):
 
     def prepare_screenshot(self) -> None:
         self.refresh()
+        while self._staggered:  # every column in the picture
+            self._draw_next_column()
 
     def draw(self) -> None:
+        """Draw the frame. On a view change the columns switch one per event-loop turn (1 ms apart): each shows
+        a page of plots never painted at this data, and three at once were one long pause of the window."""
         frame = self.session.render()
         self.frame = frame
+        if frame.view != self._drawn_view:
+            self._drawn_view = frame.view
+            self._staggered = [col.index for col in self.columns[1:] if col.isVisible()]
+        if not self.isVisible():  # nothing paints now: no reason to wait
+            self._staggered = []
         for col, cf in zip(self.columns, frame.columns):
-            col.draw(cf, frame.view)
-            self._picker_status(col, cf)
+            if col.index not in self._staggered:
+                col.draw(cf, frame.view)
+                self._picker_status(col, cf)
+        if self._staggered and not self._stagger_timer.isActive():
+            self._stagger_timer.start()
         self._draw_scales(frame)
-        self.erf_plot.setVisible(frame.view == "receptive-field")
+        footer = self.erf_plot if frame.view == "receptive-field" else self.guide
+        if self.footer.currentWidget() is not footer:
+            self.footer.setCurrentWidget(footer)
+        if frame.view in GUIDES and self.guide.text() != GUIDES[frame.view]:
+            self.guide.setText(GUIDES[frame.view])
         self.log_check.setVisible(frame.view == "receptive-field")
         if frame.view == "receptive-field":
             self.erf_plot.set_curves(frame.erf_curves, y_range=(0.0, 1.0))
+
+    def columns_drawn(self) -> bool:
+        """False while columns still wait to switch to a new view (see draw)."""
+        return not self._staggered
+
+    @Slot()
+    def _draw_next_column(self) -> None:
+        if self._staggered and self.frame is not None:
+            col = self.columns[self._staggered.pop(0)]
+            col.draw(self.frame.columns[col.index], self.frame.view)
+            self._picker_status(col, self.frame.columns[col.index])
+        if self._staggered:
+            self._stagger_timer.start()
 
     def _picker_status(self, col: CompareColumn, cf) -> None:
         if col.picker.status.text() != cf.title:

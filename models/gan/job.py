@@ -7,8 +7,6 @@ done, NaN). Pausing ends the job; resuming starts a new job on the same trainer.
 """
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -25,10 +23,6 @@ from .live_judge import Coverage, LiveJudge
 from .trainer import GanTrainer, NonFiniteError, StepTimer
 
 
-# While training, a thread waiting for the GIL takes it after this long (Python's default: 5 ms). The training
-# step releases the GIL in every torch op and needs it back between ops; while the GUI thread draws (Python),
-# each of those waits would last the full interval and the step would stall for as long as the GUI draws.
-GIL_SWITCH_S = float(os.environ.get("VE_GIL_SWITCH_S", "0.0005"))
 
 
 @dataclass(frozen=True)
@@ -101,13 +95,10 @@ def train_job(ctx: JobContext, trainer: GanTrainer, control, max_steps: int | No
     sample grid with the sprite judge (coverage histogram, judge FD, collapse warnings)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small convolutions: one thread is fastest, and spinning threads hurt on busy CPUs
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch, GIL_SWITCH_S))
-    try:
+    try:  # (the worker service shortens the GIL switch interval while jobs run, see app/worker_service.py)
         return (yield from _train(ctx, trainer, control, max_steps, judge_on))
     finally:
         torch.set_num_threads(threads)
-        sys.setswitchinterval(switch)
 
 
 def _train(ctx: JobContext, trainer: GanTrainer, control, max_steps: int | None, judge_on: bool):
