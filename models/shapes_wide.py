@@ -9,7 +9,9 @@ scored 61% on such images. The widened generator varies what should not matter:
 - style: filled, or outlined with a thin (1 px) to thick stroke;
 - edges: anti-aliased (drawn at 4x and box-filtered) or hard (drawn at 1x);
 - placement: fully inside the frame, or partly cut by the border (at most 20% of its box outside);
-- noise: none or Gaussian.
+- noise: none or Gaussian;
+- proportions (version 2): a star's inner radius and a cross's arm width vary (a learner's star or cross has
+  any proportions; with one fixed recipe each, a thin-armed cross was read as a star).
 
 `second_renderer_arrays` is the test set from a renderer that shares no drawing code with the training
 generator: shapes rasterised analytically with numpy (point-in-polygon on a 4x4 sub-pixel grid), other
@@ -27,6 +29,9 @@ from PIL import Image, ImageDraw
 from .shapes import NUM_CLASSES, SHAPE_CLASSES, background_texture, unit_polygon
 
 
+WIDE_VERSION = 2  # changes whenever the same seed gives other images (caches are named with it)
+
+
 @dataclass(frozen=True)
 class WideConfig:
     size: int = 64
@@ -38,6 +43,8 @@ class WideConfig:
     max_cut: float = 0.20  # share of the shape's box outside the frame, at most
     p_noise: float = 0.5
     max_noise_std: float = 8.0
+    star_inner: tuple[float, float] = (0.32, 0.60)  # inner / outer radius of the 5-point star
+    cross_arm: tuple[float, float] = (0.14, 0.42)  # half arm width / half arm length of the cross
 
 
 WIDE = WideConfig()
@@ -91,7 +98,9 @@ def render_wide(rng: np.random.Generator, cfg: WideConfig = WIDE, cls: int | Non
     radius = rng.uniform(cfg.min_scale, cfg.max_scale) * size / 2
     rot = rng.uniform(0, 2 * np.pi)
     c, s = math.cos(rot), math.sin(rot)
-    pts = (unit_polygon(cls) if polygon is None else polygon) @ np.array([[c, s], [-s, c]]) * radius  # (V, 2)
+    if polygon is None:
+        polygon = varied_polygon(rng, cls, cfg)
+    pts = polygon @ np.array([[c, s], [-s, c]]) * radius  # (V, 2)
     lo, hi = pts.min(0), pts.max(0)
     ext = hi - lo
     if rng.random() < cfg.p_cut:  # let up to max_cut of the box leave the frame on one or two sides
@@ -122,6 +131,22 @@ def render_wide(rng: np.random.Generator, cfg: WideConfig = WIDE, cls: int | Non
     x1, y1 = np.clip(pts.max(0), 0, size)
     box = np.array([x0, y0, x1 - x0, y1 - y0], np.float32)
     return np.clip(img, 0, 255).astype(np.uint8), cls, box
+
+
+def varied_polygon(rng: np.random.Generator, cls: int, cfg: WideConfig) -> np.ndarray:
+    """Class `cls`'s vertices (V, 2), circumradius ~1; stars and crosses with random proportions."""
+    name = SHAPE_CLASSES[cls]
+    if name == "star":
+        inner = rng.uniform(*cfg.star_inner)
+        ang = np.linspace(0, 2 * np.pi, 10, endpoint=False) - np.pi / 2
+        rad = np.where(np.arange(10) % 2 == 0, 1.0, inner)
+        return np.stack([rad * np.cos(ang), rad * np.sin(ang)], 1)
+    if name == "cross":
+        a = rng.uniform(*cfg.cross_arm)
+        pts = np.array([(a, 1), (a, a), (1, a), (1, -a), (a, -a), (a, -1),
+                        (-a, -1), (-a, -a), (-1, -a), (-1, a), (-a, a), (-a, 1)], np.float64)
+        return pts / math.hypot(a, 1.0)
+    return unit_polygon(cls)
 
 
 def wide_arrays(n: int, seed: int, cfg: WideConfig = WIDE):

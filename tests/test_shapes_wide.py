@@ -50,3 +50,30 @@ def test_second_renderer_is_plain_filled_and_balanced():
     assert img[0, 0].min() >= 225  # light background
     img, _ = render_second(np.random.default_rng(0), dark_on_light=False)
     assert img[0, 0].max() <= 30
+
+
+def test_stars_and_crosses_come_in_many_proportions():
+    """A cross's arm width and a star's inner radius vary (a thin-armed cross of another renderer was read as a
+    star when the training data had one recipe each); the other shapes keep their one recipe."""
+    from models.shapes import SHAPE_CLASSES
+    from models.shapes_wide import WIDE, varied_polygon
+
+    def area(poly):  # shoelace, circumradius ~1
+        x, y = poly[:, 0], poly[:, 1]
+        return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+    rng = np.random.default_rng(0)
+    for name in SHAPE_CLASSES:
+        polys = [varied_polygon(rng, SHAPE_CLASSES.index(name), WIDE) for _ in range(40)]
+        assert all(np.abs(np.hypot(p[:, 0], p[:, 1]).max() - 1.0) < 1e-6 for p in polys)  # circumradius 1
+        areas = [area(p) for p in polys]
+        if name in ("star", "cross"):
+            assert max(areas) - min(areas) > 0.4, (name, min(areas), max(areas))
+        else:
+            assert max(areas) - min(areas) < 1e-9
+    # and the images use them: a thin-armed and a thick-armed cross both occur in the widened data
+    thin = WideConfig(cross_arm=(0.15, 0.15))
+    img_thin, _, _ = render_wide(np.random.default_rng(1), thin, cls=SHAPE_CLASSES.index("cross"))
+    img_default, _, _ = render_wide(np.random.default_rng(1), WideConfig(cross_arm=(0.4, 0.4)),
+                                    cls=SHAPE_CLASSES.index("cross"))
+    assert not np.array_equal(img_thin, img_default)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..loading import WEIGHTS_DIR, save_safetensors
-from ..shapes_wide import wide_arrays
+from ..shapes_wide import WIDE_VERSION, wide_arrays
 from ..vit.metrics import evaluate as vit_quality
 from ..vit.metrics import to_tensor
 from ..vit.train import TrainConfig as ViTTrainConfig
@@ -72,7 +72,7 @@ def accuracy(model, images: np.ndarray, labels: np.ndarray, batch: int = 250) ->
 
 
 def load_train_set(out_dir: Path, recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
-    cache = out_dir.parent / f"wide_train_{recipe.train_size}_{TRAIN_SEED}.npz"
+    cache = out_dir.parent / f"wide_v{WIDE_VERSION}_train_{recipe.train_size}_{TRAIN_SEED}.npz"
     if cache.exists():
         d = np.load(cache)
         return torch.from_numpy(d["images"]), torch.from_numpy(d["labels"])
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     save_checkpoint()
     meta = arch.config.to_metadata() | {"architecture": arch.key, "steps": str(step), "schedule_steps": str(recipe.steps),
                                         "train_minutes_wall": f"{wall / 60:.1f}", "train_minutes_cpu": f"{cpu / 60:.1f}",
-                                        "data": "models.shapes_wide.wide_arrays(30000, seed=11)"}
+                                        "data": f"models.shapes_wide.wide_arrays(30000, seed=11), version {WIDE_VERSION}"}
     path = save_safetensors(model, args.weights or WEIGHTS_DIR / arch.weights_file, meta)
     print(f"done: {step} steps, {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU; wrote {path}", flush=True)
     return 0

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..loading import atomic_write
 from ..shapes import SHAPE_CLASSES
-from ..shapes_wide import wide_arrays
+from ..shapes_wide import WIDE_VERSION, wide_arrays
 from .records import SIZES
 
 POOL_SEED = 20_261_201
@@ -87,9 +87,9 @@ def _wide(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def load_lab_data(cache_dir: Path) -> LabData:
     """The data-hunger task: 16,000 pool images and 2,000 held-out images (generated once, ~20 s)."""
     cache_dir = Path(cache_dir)
-    pool = cached_arrays(cache_dir / f"lab_pool_{POOL_SIZE}_s{POOL_SEED}.npz", POOL_SIZE, len(SHAPE_CLASSES),
+    pool = cached_arrays(cache_dir / f"lab_pool_v{WIDE_VERSION}_{POOL_SIZE}_s{POOL_SEED}.npz", POOL_SIZE, len(SHAPE_CLASSES),
                          lambda: _wide(POOL_SIZE, POOL_SEED))
-    held = cached_arrays(cache_dir / f"lab_held_out_{HELD_OUT_SIZE}_s{HELD_OUT_SEED}.npz", HELD_OUT_SIZE,
+    held = cached_arrays(cache_dir / f"lab_held_out_v{WIDE_VERSION}_{HELD_OUT_SIZE}_s{HELD_OUT_SEED}.npz", HELD_OUT_SIZE,
                          len(SHAPE_CLASSES), lambda: _wide(HELD_OUT_SIZE, HELD_OUT_SEED))
     return LabData(*pool, *held, tuple(SHAPE_CLASSES))
 
