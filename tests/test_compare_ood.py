@@ -8,7 +8,7 @@ from models.compare.architectures import ARCHITECTURES
 from models.compare.catalog import _bundled_loader
 import pytest
 
-from models.shapes_ood import assess, calibrate, colour_bins
+from models.shapes_ood import assess, calibrate, colour_bins, longest_outline
 from models.registry import ModelSource, SourceKind
 from models.shapes_wide import wide_arrays
 
@@ -36,6 +36,30 @@ def test_photos_are_more_colourful_than_shapes():
     assert colour_bins(_small("shapes_scene_1.png")) <= q99
 
 
+def test_longest_outline_measures_the_largest_connected_edge():
+    img = np.zeros((64, 64, 3), np.uint8)
+    assert longest_outline(img) == 0
+    img[20:40, 20:40] = 255  # a 20 px square: one closed outline
+    square = longest_outline(img)
+    assert 120 <= square <= 200  # perimeter 80 px, the gradient is 2 px wide
+    specks = np.zeros((64, 64, 3), np.uint8)
+    specks[4::12, 4::12] = 255  # 25 bright specks, each its own small ring of edges
+    assert 0 < longest_outline(specks) < 20
+
+
+def test_every_shape_has_an_outline_a_field_of_specks_has_none():
+    """The Hubble field passed every other score (the models said "star" at 92%): its longest edge is far below
+    the shortest outline of fresh widened shapes and of the second renderer's shapes."""
+    from models.shapes_wide import second_renderer_arrays
+
+    images, _, _ = wide_arrays(300, 4242)
+    second, _ = second_renderer_arrays(60, 7)
+    shortest = min(longest_outline(im) for im in np.concatenate([images, second]))
+    assert longest_outline(_small("hubble_deep_field.jpg")) < shortest / 2
+    for photo in ("chelsea.jpg", "astronaut.jpg", "rocket.jpg", "shapes_star.png"):  # objects have outlines
+        assert longest_outline(_small(photo)) > shortest
+
+
 @pytest.fixture(scope="module")
 def trained_vit():
     from models.vit.specs import load_bundled
@@ -51,12 +75,15 @@ def test_colourful_photos_are_flagged_with_the_reason_and_what_the_model_knows(t
     assert v.unfamiliar and "six shapes" in v.message and "pretrained" in v.message and "colour" in v.message
 
 
-def test_the_issues_cat_is_flagged_by_its_features_and_the_rocket_by_confidence(trained_vit):
+def test_the_issues_cat_is_flagged_by_its_features_the_hubble_field_by_its_outline_and_the_rocket(trained_vit):
     model, cal = trained_vit  # the cat was "triangle 79.7%" before the warning existed
     cat = assess(model, "the ViT", _small("chelsea.jpg"), cal)
     assert cat.unfamiliar and cat.distance > cal.max_distance and "features lie" in cat.message
+    hubble = assess(model, "the ViT", _small("hubble_deep_field.jpg"), cal)
+    assert hubble.unfamiliar and "outline" in hubble.message and cal.min_outline > 2 * hubble.outline
     rocket = assess(model, "the ViT", _small("rocket.jpg"), cal)
-    assert rocket.unfamiliar and "confidence" in rocket.message and "six shapes" in rocket.message
+    assert rocket.unfamiliar and ("confidence" in rocket.message or "features lie" in rocket.message)
+    assert "six shapes" in rocket.message
 
 
 def test_drawn_shapes_pass_and_about_one_percent_of_fresh_shapes_are_flagged(trained_vit):
