@@ -92,10 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stop-at", type=int, default=None,
                     help="stop at this step (the learning-rate schedule still runs over --steps) and write the "
                          "weights: how the bundled models were stopped at one equal step count")
+    ap.add_argument("--patch-loss-weight", type=float, default=Recipe.patch_loss_weight,
+                    help="ViTs only: weight of the patch-token loss (it is what makes rollout point at the object)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     arch = ARCHITECTURES[args.arch]
-    recipe = replace(Recipe(), steps=args.steps)
+    recipe = replace(Recipe(), steps=args.steps, patch_loss_weight=args.patch_loss_weight)
     out_dir = Path(args.out_dir or f"runs/compare/{arch.key}")
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "checkpoint.pt"
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     save_checkpoint()
     meta = arch.config.to_metadata() | {"architecture": arch.key, "steps": str(step), "schedule_steps": str(recipe.steps),
                                         "train_minutes_wall": f"{wall / 60:.1f}", "train_minutes_cpu": f"{cpu / 60:.1f}",
+                                        **({"patch_loss_weight": str(recipe.patch_loss_weight)}
+                                           if arch.patch_token_loss else {}),
                                         "data": f"models.shapes_wide.wide_arrays(30000, seed=11), version {WIDE_VERSION}"}
     path = save_safetensors(model, args.weights or WEIGHTS_DIR / arch.weights_file, meta)
     print(f"done: {step} steps, {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU; wrote {path}", flush=True)
