@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..loading import WEIGHTS_DIR, save_safetensors
+from ..loading import WEIGHTS_DIR, load_into, load_state_dict_file, save_safetensors
 from ..shapes_wide import WIDE_VERSION, wide_arrays
 from ..vit.metrics import evaluate as vit_quality
 from ..vit.metrics import to_tensor
@@ -94,10 +94,14 @@ def main(argv: list[str] | None = None) -> int:
                          "weights: how the bundled models were stopped at one equal step count")
     ap.add_argument("--patch-loss-weight", type=float, default=Recipe.patch_loss_weight,
                     help="ViTs only: weight of the patch-token loss (it is what makes rollout point at the object)")
+    ap.add_argument("--init-from", default=None,
+                    help="fine-tune: start from these weights (a .safetensors of the same architecture) instead of "
+                         "a random initialisation; the schedule (warm-up, cosine over --steps) runs as usual")
+    ap.add_argument("--lr", type=float, default=Recipe.lr, help="peak learning rate (lower it to fine-tune)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     arch = ARCHITECTURES[args.arch]
-    recipe = replace(Recipe(), steps=args.steps, patch_loss_weight=args.patch_loss_weight)
+    recipe = replace(Recipe(), steps=args.steps, patch_loss_weight=args.patch_loss_weight, lr=args.lr)
     out_dir = Path(args.out_dir or f"runs/compare/{arch.key}")
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / "checkpoint.pt"
@@ -110,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(TRAIN_SEED)
     model = arch.build(arch.config)
     arch.init(model)
+    if args.init_from:
+        load_into(model, load_state_dict_file(args.init_from), f"the {arch.title}")
     opt = torch.optim.AdamW(param_groups(model, recipe.weight_decay), lr=recipe.lr)
     gen = torch.Generator().manual_seed(TRAIN_SEED + 1)
     step, wall, cpu, history = 0, 0.0, 0.0, []
@@ -165,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                                         "train_minutes_wall": f"{wall / 60:.1f}", "train_minutes_cpu": f"{cpu / 60:.1f}",
                                         **({"patch_loss_weight": str(recipe.patch_loss_weight)}
                                            if arch.patch_token_loss else {}),
+                                        **({"init_from": Path(args.init_from).name, "lr": str(recipe.lr)}
+                                           if args.init_from else {}),
                                         "data": f"models.shapes_wide.wide_arrays(30000, seed=11), version {WIDE_VERSION}"}
     path = save_safetensors(model, args.weights or WEIGHTS_DIR / arch.weights_file, meta)
     print(f"done: {step} steps, {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU; wrote {path}", flush=True)
