@@ -80,8 +80,9 @@ def main() -> None:
     p.add_argument("--min-accepted", type=float, default=0.80, help="share accepted with confidence >= 0.9")
     p.add_argument("--max-grids", type=int, default=16, help="sample grids kept in the bundled file")
     p.add_argument("--no-bundle", action="store_true", help="do not write assets/weights (probes)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the bundled runs used 1)")
     args = p.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, args.threads))
     from ..judge.model import load_judge
     from .live_judge import LiveJudge
 
