@@ -206,6 +206,30 @@ def test_a_curve_added_by_a_partial_result_keeps_the_other_items(qtbot):
     assert len(plot.getPlotItem().listDataItems()) == 2
 
 
+def test_curve_plots_draw_grid_lines_only_at_labelled_ticks(qtbot):
+    """The faint minor-tick grid lines across the wide ERF-radius plot were most of its first paint (24 ms of a
+    ~50 ms pause when the receptive-field view opened): along the wide axis every tick (and grid line) has its label."""
+    from PySide6.QtGui import QPainter, QPixmap
+
+    from app.compare_frames import Curve
+    from widgets.compare_plots import CurvePlot
+
+    plot = CurvePlot("t", "x", "y")
+    qtbot.addWidget(plot)
+    plot.resize(1338, 170)
+    x = np.linspace(0, 1, 4, dtype=np.float32)
+    plot.set_curves([Curve("Net", x, x, "#fff")], y_range=(0.0, 1.0))
+    plot.show()
+    qtbot.waitExposed(plot)
+    pixmap = QPixmap(1338, 170)
+    painter = QPainter(pixmap)
+    try:
+        _, ticks, texts = plot.getPlotItem().getAxis("bottom").generateDrawSpecs(painter)  # 0, 0.1, ..., 1
+        assert len(texts) >= 3 and len(ticks) == len(texts)  # with the minor levels: 55 lines for 11 labels
+    finally:
+        painter.end()
+
+
 def test_the_app_freezes_its_startup_objects_out_of_the_collector():
     """A full collection over torch's half a million objects stalled the window 0.3-0.4 s; the app freezes
     them once torch is loaded (app/__main__.py). In a subprocess: tests must keep collecting everything."""
