@@ -314,3 +314,17 @@ def test_resuming_a_folder_run_asks_for_the_folder(tab, qtbot, tmp_path):
     qtbot.waitUntil(lambda: len(asked) == 2 and page.session.state == RunState.READY, timeout=60000)
     assert page.form.values()["dataset"] == "folder" and page.form.values()["data_ref"] == str(folder)
     assert not tab.errors and page.start_btn.isEnabled()
+
+
+def test_a_discrete_code_run_is_started_from_the_form(tab, qtbot):
+    page, session = tab.image_page, tab.image_page.session
+    form = page.form
+    form.conditional.setChecked(True)
+    form.codes.setChecked(True)  # one or the other: ticking the code unticks class-conditional
+    assert not form.conditional.isChecked() and form.values()["latent_codes"] == 6
+    assert form.values()["num_classes"] == 0
+    page.start()
+    qtbot.waitUntil(lambda: session.step >= 2, timeout=60000)
+    page.pause()
+    qtbot.waitUntil(lambda: _state(tab) == RunState.PAUSED, timeout=20000)
+    assert session.run.config.gan.latent_codes == 6 and not tab.errors  # the run was built with the code

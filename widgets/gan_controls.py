@@ -101,6 +101,12 @@ class GanSettingsForm(QWidget):
         self.conditional = QCheckBox("Class-conditional")
         self.conditional.setToolTip("G is told which shape to draw (conditional BatchNorm); D is a projection "
                                     "discriminator that checks image and class together")
+        self.codes = QCheckBox(f"Discrete code ({num_classes} values)")
+        self.codes.setToolTip(f"InfoGAN without labels: the largest of the first {num_classes} noise numbers picks "
+                              "a code, G switches with it and a Q head in D must tell the code from the image, so "
+                              "G can jump between separate kinds of image instead of morphing one into the next")
+        self.conditional.toggled.connect(lambda on: on and self.codes.setChecked(False))  # one or the other
+        self.codes.toggled.connect(lambda on: on and self.conditional.setChecked(False))
         recipe_btn = QPushButton("Bundled recipe")
         recipe_btn.setToolTip("Hinge loss, spectral norm, DiffAugment translation, averaged G, TTUR learning rates")
         recipe_btn.clicked.connect(self._use_recipe)
@@ -120,7 +126,8 @@ class GanSettingsForm(QWidget):
         f.addRow("Width G / D", self._pair(self.width, self.d_width))
         f.addRow("DiffAugment", self.diffaugment)
         f.addRow(self._pair(self.spectral_norm, self.g_ema))
-        f.addRow(self._pair(self.conditional, recipe_btn))
+        f.addRow(self._pair(self.conditional, self.codes))
+        f.addRow(recipe_btn)
         opt_box = QGroupBox("Optimiser (applies live)")
         f = QFormLayout(opt_box)
         f.addRow("LR G", self.lr_g)
@@ -139,7 +146,7 @@ class GanSettingsForm(QWidget):
             w.currentIndexChanged.connect(self._structure)
         for w in (self.latent, self.batch, self.seed, self.width, self.d_width):
             w.valueChanged.connect(self._structure)
-        for w in (self.spectral_norm, self.g_ema, self.conditional):
+        for w in (self.spectral_norm, self.g_ema, self.conditional, self.codes):
             w.toggled.connect(self._structure)
         self.folder.editingFinished.connect(self._structure)
         for w in (self.lr_g, self.lr_d, self.beta1_g, self.beta2_g, self.beta1_d, self.beta2_d, self.d_steps,
@@ -167,6 +174,7 @@ class GanSettingsForm(QWidget):
             "spectral_norm": self.spectral_norm.isChecked(), "diffaugment": self.diffaugment.currentData(),
             "g_ema": EMA_DECAY if self.g_ema.isChecked() else 0.0,
             "num_classes": self.num_classes if self.conditional.isChecked() else 0,
+            "latent_codes": self.num_classes if self.codes.isChecked() else 0,
         }
 
     def live_values(self) -> dict[str, Any]:
@@ -178,7 +186,7 @@ class GanSettingsForm(QWidget):
         widgets = [self.dataset, self.resolution, self.loss, self.latent, self.batch, self.seed, self.d_steps,
                    self.lr_g, self.lr_d, self.beta1_g, self.beta2_g, self.beta1_d, self.beta2_d, self.sample_every,
                    self.folder, self.width, self.d_width, self.spectral_norm, self.diffaugment, self.g_ema,
-                   self.conditional]
+                   self.conditional, self.codes]
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -203,7 +211,7 @@ class GanSettingsForm(QWidget):
                     self.diffaugment.addItem(values["diffaugment"].replace(",", " + "), values["diffaugment"])
                 self.diffaugment.setCurrentIndex(self.diffaugment.findData(values["diffaugment"]))
             for check, key in ((self.spectral_norm, "spectral_norm"), (self.g_ema, "g_ema"),
-                               (self.conditional, "num_classes")):
+                               (self.conditional, "num_classes"), (self.codes, "latent_codes")):
                 if key in values:
                     check.setChecked(bool(values[key]))
         finally:

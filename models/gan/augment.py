@@ -63,6 +63,23 @@ AUGMENTS: dict[str, AugmentOp] = {"color": color, "translation": translation, "c
 assert tuple(AUGMENTS) == tuple(AUGMENT_INFO)
 
 
+def code_view(x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    """What the Q head of a discrete-code run sees (B, C, S, S) -> same shape: colour removed (each pixel's
+    brightest channel, in every channel), then a random rotation (any angle), scale (0.85-1.15) and shift
+    (+-1/8). The code can then only be told by what these leave alone - the outline of a shape - so the
+    codes are pushed to mean shapes, not hues, angles or sizes. Not a DiffAugment op: D's real/fake score
+    never sees it."""
+    b = x.shape[0]
+    grey = (x.max(dim=1, keepdim=True).values + 1).expand_as(x)  # (B, C, S, S) >= 0, background 0
+    angle = _rand((b,), x, gen) * (2 * torch.pi)
+    scale = 1 / (0.85 + 0.3 * _rand((b,), x, gen))  # grid coordinates: divide to enlarge
+    shift = (_rand((b, 2), x, gen) - 0.5) * 0.25
+    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (B, S, S, 2)
+    return F.grid_sample(grey, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
+
+
 def parse_policy(policy: str) -> tuple[str, ...]:
     """'color, translation' -> ('color', 'translation'); UserFacingError for an unknown op."""
     ops = tuple(p.strip() for p in policy.split(",") if p.strip())

@@ -128,7 +128,12 @@ def run_config_from_header(header: dict, where: str) -> TrainConfig:
                       width=g.integer("width", 4, MAX_WIDTH, d.gan.width),
                       d_width=g.integer("d_width", 0, MAX_WIDTH, d.gan.d_width),
                       spectral_norm=g.flag("spectral_norm", d.gan.spectral_norm),
-                      num_classes=g.integer("num_classes", 0, 100, d.gan.num_classes))
+                      num_classes=g.integer("num_classes", 0, 100, d.gan.num_classes),
+                      latent_codes=g.integer("latent_codes", 0, 32, d.gan.latent_codes))
+    g.require(gan_fields["latent_codes"] != 1 and gan_fields["latent_codes"] <= gan_fields["latent_size"]
+              and not (gan_fields["latent_codes"] and gan_fields["num_classes"]),
+              f"gan.latent_codes={gan_fields['latent_codes']} does not fit the run (2 to latent_size, and not "
+              "with classes).")
     g.require(gan_fields["d_width"] == 0 or gan_fields["d_width"] >= 4,
               f"gan.d_width={gan_fields['d_width']} is neither 0 (as G) nor at least 4.")
     g.require(gan_fields["image_size"] in IMAGE_SIZES,
@@ -145,7 +150,8 @@ def run_config_from_header(header: dict, where: str) -> TrainConfig:
         seed=r.integer("seed", 0, 2**62, d.seed), sample_every=r.integer("sample_every", 1, 10**6, d.sample_every),
         grid_samples=r.integer("grid_samples", 1, MAX_GRID_SAMPLES, d.grid_samples),
         num_train_images=r.integer("num_train_images", 2, MAX_TRAIN_IMAGES, d.num_train_images),
-        diffaugment=_augment_ops(r), g_ema=r.number("g_ema", 0.0, 0.99999, d.g_ema))
+        diffaugment=_augment_ops(r), g_ema=r.number("g_ema", 0.0, 0.99999, d.g_ema),
+        code_weight=r.number("code_weight", 0.0, 100.0, d.code_weight))
     r.require(not gan.num_classes or config.dataset == "shapes",
               f"a class-conditional run needs labelled data (the shape sprites), not '{config.dataset}'.")
     check_budget(lambda: torch.nn.ModuleList([Generator(gan), Discriminator(gan)]), where)

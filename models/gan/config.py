@@ -21,12 +21,19 @@ class GanConfig:
     d_width: int = 0  # the same for D; 0: as wide as G
     spectral_norm: bool = False  # spectral normalisation of every D layer
     num_classes: int = 0  # > 0: class-conditional (conditional BatchNorm in G, projection D)
+    # > 0: InfoGAN-style discrete code, no labels: the argmax of the first K noise dimensions picks one of K
+    # codes; G switches per code (conditional BatchNorm), D's Q head must tell the code from the image
+    latent_codes: int = 0
 
     def __post_init__(self) -> None:
         if not 4 <= self.width <= 256 or not (self.d_width == 0 or 4 <= self.d_width <= 256):
             raise UserFacingError(f"Widths must be between 4 and 256, not {self.width} / {self.d_width}.")
         if not 0 <= self.num_classes <= 100:
             raise UserFacingError(f"A conditional GAN needs 1 to 100 classes, not {self.num_classes}.")
+        if not 0 <= self.latent_codes <= min(32, self.latent_size) or (self.latent_codes == 1):
+            raise UserFacingError(f"A discrete code needs 2 to {min(32, self.latent_size)} values, not {self.latent_codes}.")
+        if self.latent_codes and self.num_classes:
+            raise UserFacingError("A run is either class-conditional or has a discrete latent code, not both.")
         if self.image_size not in IMAGE_SIZES:
             raise UserFacingError(f"Image size must be one of {IMAGE_SIZES}, not {self.image_size}.")
         if not 1 <= self.latent_size <= 1024:
@@ -62,6 +69,7 @@ class TrainConfig:
     num_train_images: int = 4096  # size of the generated shapes set
     diffaugment: str = ""  # DiffAugment policy applied to real and fake before D, e.g. "color,translation"
     g_ema: float = 0.0  # > 0: samples come from an exponential moving average of G's weights with this decay
+    code_weight: float = 1.0  # weight of the InfoGAN term (Q must tell G's discrete code), when gan.latent_codes > 0
 
     def __post_init__(self) -> None:
         if self.batch_size < 2:
@@ -70,6 +78,8 @@ class TrainConfig:
             raise UserFacingError("Samples every N steps needs N >= 1.")
         if not 0 <= self.g_ema < 1:
             raise UserFacingError(f"The EMA decay of G must be in [0, 1), not {self.g_ema}.")
+        if not 0 <= self.code_weight <= 100:
+            raise UserFacingError(f"The code term's weight must be in [0, 100], not {self.code_weight}.")
         if self.d_steps < 1:
             raise UserFacingError("D steps per G step must be at least 1.")
         for name in ("lr_g", "lr_d"):

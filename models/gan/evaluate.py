@@ -119,6 +119,15 @@ def judge_run(trainer: GanTrainer, judge, n: int = 1000) -> dict:
     z, y = eval_inputs(trainer, n)
     images = model_range_to_uint8(trainer.sample(z, y))  # (n, S, S, 3)
     out = coverage_report(judge, images)
+    codes = trainer.config.gan.latent_codes
+    if codes:  # what each discrete code draws: the judge's class shares per code (a code may mean a shape)
+        from .coverage import class_shares
+        from .networks import latent_code
+
+        verdict, code = judge_images(judge, images), latent_code(z, codes).numpy()
+        out["per_code"] = {str(c): {JUDGE_CLASSES[k]: round(float(v), 3)
+                                    for k, v in enumerate(class_shares(verdict.classes[code == c])) if v >= 0.005}
+                           for c in range(codes)}
     if y is not None:
         verdict = judge_images(judge, images)
         hit = verdict.classes == y.numpy()

@@ -5,7 +5,12 @@
 - a separate D width (a larger or smaller D than G);
 - class conditioning (config.num_classes > 0): conditional BatchNorm in G (a per-class scale and shift after
   each normalisation) and a projection discriminator (Miyato & Koyama 2018): D's logit plus the inner
-  product of a class embedding with D's features.
+  product of a class embedding with D's features;
+- a discrete latent code without labels (config.latent_codes > 0, InfoGAN, Chen et al. 2016): the argmax of
+  the first K noise dimensions picks a code; G switches its BatchNorm scale and shift per code, and a Q head on
+  D's features must tell which code drew an image. A continuous G maps the one connected Gaussian onto one
+  connected set of images, so it cannot draw six separate shapes without morphs between them; a discrete code
+  lets it jump.
 """
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ class Generator(nn.Module):
     def __init__(self, config: GanConfig):
         super().__init__()
         self.config = config
-        k = config.num_classes
+        k = config.num_classes or config.latent_codes
 
         def norm(c: int) -> nn.Module:
             return ConditionalBatchNorm2d(c, k) if k else nn.BatchNorm2d(c)
@@ -58,7 +63,9 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         x = z[:, :, None, None]  # (B, latent, 1, 1)
-        if not self.config.num_classes:
+        if self.config.latent_codes:
+            y = latent_code(z, self.config.latent_codes)  # (B,) the code is part of the noise
+        elif not self.config.num_classes:
             return self.net(x)  # (B, C, S, S)
         if y is None:
             raise ValueError("a class-conditional generator needs a class per noise vector")
@@ -87,6 +94,9 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         if config.num_classes:  # projection: one embedding per class, dotted with the 4x4 features
             self.embed = sn(nn.Embedding(config.num_classes, ch * 16))
+        if config.latent_codes:  # Q head: which code drew this image, from the same 4x4 features
+            self.q_head = nn.Sequential(nn.Linear(ch * 16, 128), nn.LeakyReLU(0.2, True),
+                                        nn.Linear(128, config.latent_codes))
         init_weights(self)
         if config.num_classes and not config.spectral_norm:
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
@@ -98,6 +108,16 @@ class Discriminator(nn.Module):
             raise ValueError("a class-conditional discriminator needs the class of each image")
         h = self.net[:-1](x)  # (B, ch, 4, 4) features
         return self.net[-1](h).flatten() + (self.embed(y) * h.flatten(1)).sum(1)  # (B,)
+
+    def code_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The Q head's logits (B, latent_codes): which discrete code G drew x with."""
+        return self.q_head(self.net[:-1](x).flatten(1))
+
+
+def latent_code(z: torch.Tensor, codes: int) -> torch.Tensor:
+    """The discrete code of each noise vector (B,): the argmax of its first `codes` dimensions (uniform over
+    the codes for Gaussian noise)."""
+    return z[:, :codes].argmax(1)
 
 
 def init_weights(module: nn.Module) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -48,6 +48,16 @@ RECIPES: dict[str, Recipe] = {
         dataset="shapes", loss="hinge", lr_g=2e-4, lr_d=4e-4, beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
         beta2_d=0.9, batch_size=32, seed=0, num_train_images=20000, diffaugment="translation", g_ema=0.999),
         "runs/gan_bundled_wide", BUNDLED_FILE),
+    # unconditional-wide plus a 6-way discrete code in the noise (InfoGAN, no labels): G can jump between
+    # separate shapes instead of morphing one into the next; Q tells the codes apart from colourless,
+    # randomly turned and scaled images, so the codes come to mean outlines
+    "unconditional-codes": Recipe(TrainConfig(
+        gan=GanConfig(image_size=32, latent_size=64, channels=3, width=48, d_width=48, spectral_norm=True,
+                      latent_codes=6),
+        dataset="shapes", loss="hinge", lr_g=2e-4, lr_d=4e-4, beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
+        beta2_d=0.9, batch_size=32, seed=0, num_train_images=20000, diffaugment="translation", g_ema=0.999,
+        code_weight=1.0),
+        "runs/gan_codes", BUNDLED_FILE),
     # class-conditional (conditional BatchNorm in G, projection D), wider G and D (48) on batches of 32: the
     # width-32 runs plateaued at ~10% accepted with D unable to tell their wobbly shapes from real ones
     "conditional": Recipe(TrainConfig(
@@ -80,6 +90,9 @@ def main() -> None:
     p.add_argument("--min-accepted", type=float, default=0.80, help="share accepted with confidence >= 0.9")
     p.add_argument("--max-grids", type=int, default=16, help="sample grids kept in the bundled file")
     p.add_argument("--no-bundle", action="store_true", help="do not write assets/weights (probes)")
+    p.add_argument("--seed", type=int, default=-1, help="override the recipe's seed (>= 0)")
+    p.add_argument("--code-weight", type=float, default=-1.0, help="override the recipe's code weight (>= 0)")
+    p.add_argument("--codes", type=int, default=-1, help="override the recipe's number of discrete codes (>= 2)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the bundled runs used 1)")
     args = p.parse_args()
     torch.set_num_threads(max(1, args.threads))
@@ -91,6 +104,12 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "run.safetensors"
     cfg = recipe.config
+    if args.seed >= 0:
+        cfg = cfg.with_(seed=args.seed)
+    if args.codes >= 0:
+        cfg = cfg.with_(gan=replace(cfg.gan, latent_codes=args.codes))
+    if args.code_weight >= 0:
+        cfg = cfg.with_(code_weight=args.code_weight)
     images, labels = load_labelled_images(cfg.dataset, DataRequest("", cfg.gan.image_size, cfg.seed,
                                                                    cfg.num_train_images))
     if ckpt.exists():
@@ -115,7 +134,7 @@ def main() -> None:
         row = trainer.train_step()
         if trainer.step % 100 == 0:
             print(f"step {trainer.step} g {row[0]:.3f} d {row[1]:.3f} D(x) {row[2]:.2f} D(G(z)) {row[3]:.2f} "
-                  f"{time.time() - t0:.0f}s", flush=True)
+                  f"code {trainer.last_code_loss:.3f} {time.time() - t0:.0f}s", flush=True)
         if trainer.step % trainer.config.sample_every == 0:
             trainer.make_samples()
             if live is not None:  # the coverage history, saved with the run

@@ -15,14 +15,14 @@ import torch
 
 from ..errors import UserFacingError
 from ..imaging import mosaic
-from .augment import diff_augment
+from .augment import code_view, diff_augment
 from .config import TrainConfig
 from .data import to_model_range, to_uint8_hwc
 from .health import diversity_ratio
 from .history import GRID_CAPACITY, METRICS, GrowableArray, ThinnedHistory
 from .live_judge import COVERAGE_WIDTH
 from .losses import get_loss, gradient_penalty
-from .networks import Discriminator, Generator
+from .networks import Discriminator, Generator, latent_code
 
 HPARAMS = ("lr_g", "lr_d", "beta1_g", "beta2_g", "beta1_d", "beta2_d", "d_steps", "sample_every")
 
@@ -90,6 +90,7 @@ class GanTrainer:
         self.last_samples: np.ndarray | None = None  # (K, S, S, 3) uint8 of the newest grid, for the judge
         self.snapshot_every = snapshot_every
         self.elapsed_s = 0.0  # training time so far, paused time not counted
+        self.last_code_loss = float("nan")  # the Q head's cross-entropy on the last G batch (discrete-code runs)
         self._snapshot: Snapshot | None = None
         self.take_snapshot()
 
@@ -138,16 +139,27 @@ class GanTrainer:
     def _generate(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return self.G(z) if y is None else self.G(z, y)
 
+    def _code_loss(self, fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """InfoGAN's term: cross-entropy of the Q head's guess of the code behind each fake (0 without codes)."""
+        k = self.config.gan.latent_codes
+        if not k:
+            return torch.zeros((), device=fake.device)
+        logits = self.D.code_logits(code_view(fake, self.rng if self.device.type == "cpu" else None))  # (B, K)
+        return torch.nn.functional.cross_entropy(logits, latent_code(z, k))
+
     def train_step(self) -> np.ndarray:
         """One G update after d_steps D updates. Returns the step's metrics (len(METRICS),)."""
         self.G.train()
         b = self.config.batch_size
         for _ in range(self.d_steps):
             real, y = self._real_batch()
+            z_d = self._noise(b)
             with torch.no_grad():
-                fake = self._generate(self._noise(b), y)  # fakes of the same classes as the real batch
+                fake = self._generate(z_d, y)  # fakes of the same classes as the real batch
             s_real, s_fake = self._critic(real, y), self._critic(fake, y)  # (B,), (B,)
             d_loss = self.loss.d_loss(s_real, s_fake)
+            if self.config.gan.latent_codes:  # Q learns to tell the codes apart
+                d_loss = d_loss + self.config.code_weight * self._code_loss(fake, z_d)
             if self.loss.gradient_penalty:
                 alpha_gen = self.rng if self.device.type == "cpu" else None
                 d_loss = d_loss + self.loss.gradient_penalty * gradient_penalty(
@@ -158,8 +170,13 @@ class GanTrainer:
             self._ensure_finite(d_loss, gn_d, "D")
             self.opt_d.step()
         z, y = self._noise(b), self._classes(b)
-        s_gen = self._critic(self._generate(z, y), y)
+        gen = self._generate(z, y)
+        s_gen = self._critic(gen, y)
         g_loss = self.loss.g_loss(s_gen)
+        if self.config.gan.latent_codes:  # G draws each code so that Q can tell it
+            code_loss = self._code_loss(gen, z)
+            self.last_code_loss = float(code_loss.detach())
+            g_loss = g_loss + self.config.code_weight * code_loss
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         gn_g = grad_norm(self.G.parameters())
