@@ -136,3 +136,16 @@ def test_code_settings_are_checked():
     with pytest.raises(UserFacingError, match="weight"):
         TrainConfig(code_weight=-1)
     assert not hasattr(Discriminator(GanConfig(width=8)), "q_head")  # only runs with codes have a Q head
+
+
+def test_latent_strips_say_where_the_code_changes(data):
+    from models.gan.latent_job import code_note
+
+    images, labels = data
+    t = GanTrainer(TINY_CODES, images, labels=labels)
+    z = torch.zeros(4, 16)
+    z[:2, 1], z[2:, 4] = 1.0, 1.0  # code 2 (shown 1-based) for two images, then code 5
+    assert code_note(t, z) == "; discrete code 2 → 5 between images 2 and 3 (G jumps there)"
+    assert code_note(t, z[:2]) == "; discrete code 2 all along"
+    plain = GanTrainer(TINY_CODES.with_(gan=GanConfig(image_size=32, latent_size=16, width=8)), images)
+    assert code_note(plain, z) == ""

@@ -15,6 +15,7 @@ from ..imaging import mosaic
 from ..jobs import JobContext, Progress
 from .data import to_uint8_hwc
 from .latent import interpolate, random_direction, walk
+from .networks import latent_code
 from .trainer import GanTrainer
 
 
@@ -40,6 +41,19 @@ def _strip(trainer: GanTrainer, z: torch.Tensor, cell: int) -> tuple[np.ndarray,
     return images, mosaic(images, columns=len(images), gap=1, fill=60, border=1)
 
 
+def code_note(trainer: GanTrainer, z: torch.Tensor) -> str:
+    """For a run with a discrete code: where the code changes along the path z (K, latent), else ""."""
+    k = trainer.config.gan.latent_codes
+    if not k:
+        return ""
+    codes = latent_code(z, k).tolist()
+    jumps = [i for i in range(1, len(codes)) if codes[i] != codes[i - 1]]
+    if not jumps:
+        return f"; discrete code {codes[0] + 1} all along"
+    where = ", ".join(f"{codes[i - 1] + 1} → {codes[i] + 1} between images {i} and {i + 1}" for i in jumps)
+    return f"; discrete code {where} (G jumps there)"
+
+
 def interpolation_job(ctx: JobContext, trainer: GanTrainer, a: int, b: int, steps: int, mode: str):
     """G's images from cell a's noise to cell b's: `steps` images, linear or spherical."""
     yield Progress(0.0, "Interpolating in the latent space")
@@ -47,7 +61,8 @@ def interpolation_job(ctx: JobContext, trainer: GanTrainer, a: int, b: int, step
     z = interpolate(_cell(trainer, a), _cell(trainer, b), steps, mode)  # (steps, latent)
     images, strip = _strip(trainer, z, a)
     return LatentStrip("interpolation", (a, b), images, strip,
-                       f"{mode} interpolation, cell {a + 1} → cell {b + 1}, {steps} steps (step {trainer.step:,})")
+                       f"{mode} interpolation, cell {a + 1} → cell {b + 1}, {steps} steps (step {trainer.step:,})"
+                       f"{code_note(trainer, z)}")
 
 
 def walk_job(ctx: JobContext, trainer: GanTrainer, a: int, distance: float, seed: int, steps: int = 9):
@@ -59,4 +74,5 @@ def walk_job(ctx: JobContext, trainer: GanTrainer, a: int, distance: float, seed
     z = walk(z0, direction, np.linspace(0.0, distance, steps))  # (steps, latent)
     images, strip = _strip(trainer, z, a)
     return LatentStrip("walk", (a,), images, strip,
-                       f"walk from cell {a + 1}, direction #{seed}, 0 → {distance:+.1f} (step {trainer.step:,})")
+                       f"walk from cell {a + 1}, direction #{seed}, 0 → {distance:+.1f} (step {trainer.step:,})"
+                       f"{code_note(trainer, z)}")
