@@ -115,7 +115,8 @@ def test_a_code_run_saves_resumes_and_reports_per_code(tmp_path, data):
 
 @pytest.mark.parametrize("change, message", [({"latent_codes": 1}, "latent_codes"),
                                              ({"latent_codes": 40}, "latent_codes"),
-                                             ({"latent_codes": 6, "num_classes": 6}, "latent_codes")])
+                                             ({"latent_codes": 6, "num_classes": 6}, "latent_codes"),
+                                             ({"code_mode": "labels"}, "code_mode")])
 def test_crafted_code_settings_in_a_run_file_are_refused(tmp_path, data, change, message):
     images, labels = data
     path = save_run(GanTrainer(TINY_CODES, images, labels=labels), tmp_path / "run.safetensors")

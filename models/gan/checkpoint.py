@@ -18,7 +18,7 @@ from ..errors import CheckpointError
 from ..loading import load_into, write_safetensors
 from ..safetensors_io import read_metadata, read_with_metadata
 from .catalog import AUGMENT_INFO, DATASET_INFO, LOSS_INFO
-from .config import IMAGE_SIZES, GanConfig, TrainConfig
+from .config import CODE_MODES, IMAGE_SIZES, GanConfig, TrainConfig
 from .networks import Discriminator, Generator
 from .trainer import GanTrainer
 
@@ -129,7 +129,8 @@ def run_config_from_header(header: dict, where: str) -> TrainConfig:
                       d_width=g.integer("d_width", 0, MAX_WIDTH, d.gan.d_width),
                       spectral_norm=g.flag("spectral_norm", d.gan.spectral_norm),
                       num_classes=g.integer("num_classes", 0, 100, d.gan.num_classes),
-                      latent_codes=g.integer("latent_codes", 0, 32, d.gan.latent_codes))
+                      latent_codes=g.integer("latent_codes", 0, 32, d.gan.latent_codes),
+                      code_mode=g.choice("code_mode", CODE_MODES, d.gan.code_mode))
     g.require(gan_fields["latent_codes"] != 1 and gan_fields["latent_codes"] <= gan_fields["latent_size"]
               and not (gan_fields["latent_codes"] and gan_fields["num_classes"]),
               f"gan.latent_codes={gan_fields['latent_codes']} does not fit the run (2 to latent_size, and not "

@@ -8,6 +8,7 @@ from ..errors import UserFacingError
 from .catalog import AUGMENT_INFO
 
 IMAGE_SIZES = (32, 64)
+CODE_MODES = ("info", "clusters")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class GanConfig:
     # > 0: InfoGAN-style discrete code, no labels: the argmax of the first K noise dimensions picks one of K
     # codes; G switches per code (conditional BatchNorm), D's Q head must tell the code from the image
     latent_codes: int = 0
+    # what teaches G the codes: "info" a Q head in D (InfoGAN); "clusters" a projection D that is told each real
+    # image's k-means cluster of outlines (models.gan.shape_clusters) and each fake's code
+    code_mode: str = "info"
 
     def __post_init__(self) -> None:
         if not 4 <= self.width <= 256 or not (self.d_width == 0 or 4 <= self.d_width <= 256):
@@ -32,6 +36,8 @@ class GanConfig:
             raise UserFacingError(f"A conditional GAN needs 1 to 100 classes, not {self.num_classes}.")
         if not 0 <= self.latent_codes <= min(32, self.latent_size) or (self.latent_codes == 1):
             raise UserFacingError(f"A discrete code needs 2 to {min(32, self.latent_size)} values, not {self.latent_codes}.")
+        if self.code_mode not in CODE_MODES:
+            raise UserFacingError(f"Unknown code mode '{self.code_mode}' (known: {', '.join(CODE_MODES)}).")
         if self.latent_codes and self.num_classes:
             raise UserFacingError("A run is either class-conditional or has a discrete latent code, not both.")
         if self.image_size not in IMAGE_SIZES:
@@ -40,6 +46,11 @@ class GanConfig:
             raise UserFacingError(f"Latent size must be between 1 and 1024, not {self.latent_size}.")
         if self.channels not in (1, 3):
             raise UserFacingError(f"Images must have 1 or 3 channels, not {self.channels}.")
+
+    @property
+    def clustered(self) -> bool:
+        """G's discrete code is matched to clusters of the real images (a projection D over the codes)."""
+        return bool(self.latent_codes) and self.code_mode == "clusters"
 
     @property
     def num_levels(self) -> int:

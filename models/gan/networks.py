@@ -92,20 +92,21 @@ class Discriminator(nn.Module):
             ch *= 2  # resolution halves, channels double
         layers += [sn(nn.Conv2d(ch, 1, 4, 1, 0))]  # (B, 1, 1, 1)
         self.net = nn.Sequential(*layers)
-        if config.num_classes:  # projection: one embedding per class, dotted with the 4x4 features
-            self.embed = sn(nn.Embedding(config.num_classes, ch * 16))
-        if config.latent_codes:  # Q head: which code drew this image, from the same 4x4 features
+        self.projected = bool(config.num_classes) or config.clustered
+        if self.projected:  # projection: one embedding per class (or cluster code), dotted with the 4x4 features
+            self.embed = sn(nn.Embedding(config.num_classes or config.latent_codes, ch * 16))
+        if config.latent_codes and not config.clustered:  # Q head: which code drew this image, from the same 4x4 features
             self.q_head = nn.Sequential(nn.Linear(ch * 16, 128), nn.LeakyReLU(0.2, True),
                                         nn.Linear(128, config.latent_codes))
         init_weights(self)
-        if config.num_classes and not config.spectral_norm:
+        if self.projected and not config.spectral_norm:
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if not self.config.num_classes:
+        if not self.projected:
             return self.net(x).flatten()  # (B,)
         if y is None:
-            raise ValueError("a class-conditional discriminator needs the class of each image")
+            raise ValueError("a class-conditional discriminator needs the class (or cluster) of each image")
         h = self.net[:-1](x)  # (B, ch, 4, 4) features
         return self.net[-1](h).flatten() + (self.embed(y) * h.flatten(1)).sum(1)  # (B,)
 

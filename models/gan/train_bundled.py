@@ -58,6 +58,15 @@ RECIPES: dict[str, Recipe] = {
         beta2_d=0.9, batch_size=32, seed=0, num_train_images=20000, diffaugment="translation", g_ema=0.999,
         code_weight=1.0),
         "runs/gan_codes", BUNDLED_FILE),
+    # unconditional, no labels: G's 6-way code (from the noise) is matched to k-means clusters of the real
+    # sprites' outlines (models.gan.shape_clusters), and D is a projection D over those codes - the conditional
+    # run's networks and optimiser with clusters in place of classes
+    "unconditional-clusters": Recipe(TrainConfig(
+        gan=GanConfig(image_size=32, latent_size=64, channels=3, width=48, d_width=48, spectral_norm=True,
+                      latent_codes=6, code_mode="clusters"),
+        dataset="shapes", loss="hinge", lr_g=2e-4, lr_d=4e-4, beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
+        beta2_d=0.9, batch_size=32, seed=0, num_train_images=20000, diffaugment="translation", g_ema=0.999),
+        "runs/gan_clusters", BUNDLED_FILE),
     # class-conditional (conditional BatchNorm in G, projection D), wider G and D (48) on batches of 32: the
     # width-32 runs plateaued at ~10% accepted with D unable to tell their wobbly shapes from real ones
     "conditional": Recipe(TrainConfig(

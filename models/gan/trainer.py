@@ -66,6 +66,7 @@ class GanTrainer:
             raise UserFacingError(f"Labels {tuple(labels.shape)} do not fit {len(images)} images of "
                                   f"{g.num_classes} classes.")
         self.labels = labels if g.num_classes else None  # (N,) int64
+        self._clusters: torch.Tensor | None = None  # (N,) int64 outline cluster of each image (clustered codes)
         torch.manual_seed(config.seed)
         self.G = Generator(g).to(self.device)
         self.D = Discriminator(g).to(self.device)
@@ -112,9 +113,23 @@ class GanTrainer:
     def conditional(self) -> bool:
         return self.config.gan.num_classes > 0
 
+    def real_clusters(self) -> torch.Tensor:
+        """(N,) the k-means cluster of each training image's outline (a run with clustered codes); computed
+        from the images on first use (deterministic: a resumed run finds the same clusters)."""
+        if self._clusters is None:
+            from .shape_clusters import outline_clusters
+
+            k = self.config.gan.latent_codes
+            if len(self.images) < 10 * k:
+                raise UserFacingError(f"{len(self.images)} training images are too few to find {k} clusters.")
+            self._clusters = torch.from_numpy(outline_clusters(self.images, k, self.config.seed).labels)
+        return self._clusters
+
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(B, C, S, S) real images in [-1, 1] and their classes (B,) (None: unconditional)."""
+        """(B, C, S, S) real images in [-1, 1] and their classes or clusters (B,) (None: unconditional)."""
         idx = torch.randint(len(self.images), (self.config.batch_size,), generator=self.rng)
+        if self.config.gan.clustered:
+            return to_model_range(self.images[idx]).to(self.device), self.real_clusters()[idx].to(self.device)
         if not self.conditional:
             return to_model_range(self.images[idx]).to(self.device), None
         if self.labels is None:
@@ -124,6 +139,11 @@ class GanTrainer:
 
     def _noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.config.gan.latent_size, generator=self.rng).to(self.device)  # (B, latent)
+
+    def _fake_codes(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor | None:
+        """What D is told about fakes made from z (B, latent): the classes asked for (conditional), the
+        noise's own codes (clustered codes), else nothing."""
+        return latent_code(z, self.config.gan.latent_codes) if self.config.gan.clustered else y
 
     def _classes(self, n: int) -> torch.Tensor | None:
         if not self.conditional:
@@ -142,7 +162,7 @@ class GanTrainer:
     def _code_loss(self, fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """InfoGAN's term: cross-entropy of the Q head's guess of the code behind each fake (0 without codes)."""
         k = self.config.gan.latent_codes
-        if not k:
+        if not k or self.config.gan.clustered:
             return torch.zeros((), device=fake.device)
         logits = self.D.code_logits(code_view(fake, self.rng if self.device.type == "cpu" else None))  # (B, K)
         return torch.nn.functional.cross_entropy(logits, latent_code(z, k))
@@ -155,10 +175,10 @@ class GanTrainer:
             real, y = self._real_batch()
             z_d = self._noise(b)
             with torch.no_grad():
-                fake = self._generate(z_d, y)  # fakes of the same classes as the real batch
-            s_real, s_fake = self._critic(real, y), self._critic(fake, y)  # (B,), (B,)
+                fake = self._generate(z_d, None if self.config.gan.clustered else y)  # same classes as the reals
+            s_real, s_fake = self._critic(real, y), self._critic(fake, self._fake_codes(z_d, y))  # (B,), (B,)
             d_loss = self.loss.d_loss(s_real, s_fake)
-            if self.config.gan.latent_codes:  # Q learns to tell the codes apart
+            if self.config.gan.latent_codes and not self.config.gan.clustered:  # Q learns to tell the codes apart
                 d_loss = d_loss + self.config.code_weight * self._code_loss(fake, z_d)
             if self.loss.gradient_penalty:
                 alpha_gen = self.rng if self.device.type == "cpu" else None
@@ -171,9 +191,9 @@ class GanTrainer:
             self.opt_d.step()
         z, y = self._noise(b), self._classes(b)
         gen = self._generate(z, y)
-        s_gen = self._critic(gen, y)
+        s_gen = self._critic(gen, self._fake_codes(z, y))
         g_loss = self.loss.g_loss(s_gen)
-        if self.config.gan.latent_codes:  # G draws each code so that Q can tell it
+        if self.config.gan.latent_codes and not self.config.gan.clustered:  # G draws each code so that Q can tell it
             code_loss = self._code_loss(gen, z)
             self.last_code_loss = float(code_loss.detach())
             g_loss = g_loss + self.config.code_weight * code_loss
