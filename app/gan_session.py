@@ -27,8 +27,9 @@ JUDGE_FD_HELP = ("Judge FD: the Fréchet distance between the sprite judge's fea
 DEFAULTS = dict(dataset="shapes", data_ref="", image_size=32, latent_size=64, loss="bce", batch_size=64, seed=0,
                 d_steps=1, lr_g=2e-4, lr_d=2e-4, beta1_g=0.5, beta2_g=0.999, beta1_d=0.5, beta2_d=0.999,
                 sample_every=25, width=32, d_width=32, spectral_norm=False, diffaugment="", g_ema=0.0, num_classes=0,
-                latent_codes=0)
-GAN_KEYS = ("image_size", "latent_size", "width", "d_width", "spectral_norm", "num_classes", "latent_codes")  # GanConfig fields
+                latent_codes=0, code_mode="info")
+GAN_KEYS = ("image_size", "latent_size", "width", "d_width", "spectral_norm", "num_classes", "latent_codes",
+            "code_mode")  # GanConfig fields
 # the techniques of the bundled runs, one click away in the form (hinge, spectral norm, DiffAugment, EMA, TTUR)
 RECIPE = dict(loss="hinge", spectral_norm=True, diffaugment="translation", g_ema=0.999, lr_g=1e-4, lr_d=4e-4,
               beta1_g=0.0, beta2_g=0.9, beta1_d=0.0, beta2_d=0.9)

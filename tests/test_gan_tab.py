@@ -320,11 +320,19 @@ def test_a_discrete_code_run_is_started_from_the_form(tab, qtbot):
     page, session = tab.image_page, tab.image_page.session
     form = page.form
     form.conditional.setChecked(True)
-    form.codes.setChecked(True)  # one or the other: ticking the code unticks class-conditional
+    form.codes.setCurrentIndex(2)  # one or the other: a discrete code unticks class-conditional
     assert not form.conditional.isChecked() and form.values()["latent_codes"] == 6
-    assert form.values()["num_classes"] == 0
+    assert form.values()["num_classes"] == 0 and form.values()["code_mode"] == "clusters"
+    form.conditional.setChecked(True)
+    assert form.values()["latent_codes"] == 0
+    form.codes.setCurrentIndex(1)
+    assert form.values()["code_mode"] == "info" and not form.conditional.isChecked()
+    form.set_values({"latent_codes": 6, "code_mode": "clusters"})  # a loaded run's settings
+    assert form.codes.currentIndex() == 2
     page.start()
-    qtbot.waitUntil(lambda: session.step >= 2, timeout=60000)
+    qtbot.waitUntil(lambda: session.step >= 2 or bool(tab.errors), timeout=60000)
+    assert not tab.errors, tab.errors
     page.pause()
     qtbot.waitUntil(lambda: _state(tab) == RunState.PAUSED, timeout=20000)
-    assert session.run.config.gan.latent_codes == 6 and not tab.errors  # the run was built with the code
+    g = session.run.config.gan
+    assert (g.latent_codes, g.code_mode) == (6, "clusters") and not tab.errors  # the run was built with the code

@@ -101,12 +101,17 @@ class GanSettingsForm(QWidget):
         self.conditional = QCheckBox("Class-conditional")
         self.conditional.setToolTip("G is told which shape to draw (conditional BatchNorm); D is a projection "
                                     "discriminator that checks image and class together")
-        self.codes = QCheckBox(f"Discrete code ({num_classes} values)")
-        self.codes.setToolTip(f"InfoGAN without labels: the largest of the first {num_classes} noise numbers picks "
-                              "a code, G switches with it and a Q head in D must tell the code from the image, so "
-                              "G can jump between separate kinds of image instead of morphing one into the next")
-        self.conditional.toggled.connect(lambda on: on and self.codes.setChecked(False))  # one or the other
-        self.codes.toggled.connect(lambda on: on and self.conditional.setChecked(False))
+        self.codes = QComboBox()  # (latent_codes, code_mode) per item
+        self.codes.addItem("No discrete code", (0, "info"))
+        self.codes.addItem(f"Discrete code ({num_classes}), InfoGAN", (num_classes, "info"))
+        self.codes.addItem(f"Discrete code ({num_classes}), outline clusters", (num_classes, "clusters"))
+        self.codes.setToolTip(
+            f"The largest of the first {num_classes} noise numbers picks a code and G switches with it, so G can "
+            "jump between separate kinds of image instead of morphing one into the next. InfoGAN: a Q head in D "
+            "must tell the code from the image. Outline clusters: the real images are grouped by k-means on the "
+            "shape of their outline (no labels), and D checks each image against its cluster or code")
+        self.conditional.toggled.connect(lambda on: on and self.codes.setCurrentIndex(0))  # one or the other
+        self.codes.currentIndexChanged.connect(lambda i: i and self.conditional.setChecked(False))
         recipe_btn = QPushButton("Bundled recipe")
         recipe_btn.setToolTip("Hinge loss, spectral norm, DiffAugment translation, averaged G, TTUR learning rates")
         recipe_btn.clicked.connect(self._use_recipe)
@@ -126,8 +131,8 @@ class GanSettingsForm(QWidget):
         f.addRow("Width G / D", self._pair(self.width, self.d_width))
         f.addRow("DiffAugment", self.diffaugment)
         f.addRow(self._pair(self.spectral_norm, self.g_ema))
-        f.addRow(self._pair(self.conditional, self.codes))
-        f.addRow(recipe_btn)
+        f.addRow(self._pair(self.conditional, recipe_btn))
+        f.addRow("Discrete code", self.codes)
         opt_box = QGroupBox("Optimiser (applies live)")
         f = QFormLayout(opt_box)
         f.addRow("LR G", self.lr_g)
@@ -146,8 +151,9 @@ class GanSettingsForm(QWidget):
             w.currentIndexChanged.connect(self._structure)
         for w in (self.latent, self.batch, self.seed, self.width, self.d_width):
             w.valueChanged.connect(self._structure)
-        for w in (self.spectral_norm, self.g_ema, self.conditional, self.codes):
+        for w in (self.spectral_norm, self.g_ema, self.conditional):
             w.toggled.connect(self._structure)
+        self.codes.currentIndexChanged.connect(self._structure)
         self.folder.editingFinished.connect(self._structure)
         for w in (self.lr_g, self.lr_d, self.beta1_g, self.beta2_g, self.beta1_d, self.beta2_d, self.d_steps,
                   self.sample_every):
@@ -174,7 +180,7 @@ class GanSettingsForm(QWidget):
             "spectral_norm": self.spectral_norm.isChecked(), "diffaugment": self.diffaugment.currentData(),
             "g_ema": EMA_DECAY if self.g_ema.isChecked() else 0.0,
             "num_classes": self.num_classes if self.conditional.isChecked() else 0,
-            "latent_codes": self.num_classes if self.codes.isChecked() else 0,
+            "latent_codes": self.codes.currentData()[0], "code_mode": self.codes.currentData()[1],
         }
 
     def live_values(self) -> dict[str, Any]:
@@ -211,9 +217,12 @@ class GanSettingsForm(QWidget):
                     self.diffaugment.addItem(values["diffaugment"].replace(",", " + "), values["diffaugment"])
                 self.diffaugment.setCurrentIndex(self.diffaugment.findData(values["diffaugment"]))
             for check, key in ((self.spectral_norm, "spectral_norm"), (self.g_ema, "g_ema"),
-                               (self.conditional, "num_classes"), (self.codes, "latent_codes")):
+                               (self.conditional, "num_classes")):
                 if key in values:
                     check.setChecked(bool(values[key]))
+            if "latent_codes" in values:
+                mode = values.get("code_mode", "info")
+                self.codes.setCurrentIndex(0 if not values["latent_codes"] else 2 if mode == "clusters" else 1)
         finally:
             for w in widgets:
                 w.blockSignals(False)
