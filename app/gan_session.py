@@ -30,9 +30,12 @@ DEFAULTS = dict(dataset="shapes", data_ref="", image_size=32, latent_size=64, lo
                 latent_codes=0, code_mode="info")
 GAN_KEYS = ("image_size", "latent_size", "width", "d_width", "spectral_norm", "num_classes", "latent_codes",
             "code_mode")  # GanConfig fields
-# the techniques of the bundled runs, one click away in the form (hinge, spectral norm, DiffAugment, EMA, TTUR)
-RECIPE = dict(loss="hinge", spectral_norm=True, diffaugment="translation", g_ema=0.999, lr_g=1e-4, lr_d=4e-4,
-              beta1_g=0.0, beta2_g=0.9, beta1_d=0.0, beta2_d=0.9)
+# the bundled unconditional run's recipe, one click away in the form (hinge, spectral norm, DiffAugment, EMA,
+# TTUR, widths 48, batch 32, a 6-way code matched to outline clusters); tick class-conditional after it for the
+# conditional run's recipe
+RECIPE = dict(loss="hinge", spectral_norm=True, diffaugment="translation", g_ema=0.999, lr_g=2e-4, lr_d=4e-4,
+              beta1_g=0.0, beta2_g=0.9, beta1_d=0.0, beta2_d=0.9, width=48, d_width=48, batch_size=32,
+              num_classes=0, latent_codes=6, code_mode="clusters")
 SCREENSHOT_STEPS = 40  # a screenshot trains this many steps past the loaded run
 
 

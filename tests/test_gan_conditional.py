@@ -122,9 +122,18 @@ def test_class_panel_captions_say_what_the_judge_saw():
 
 
 def test_the_form_techniques_reach_the_config():
-    cfg = GanImageSession.config({**DEFAULTS, **RECIPE, "width": 48, "d_width": 64, "num_classes": 6})
+    cfg = GanImageSession.config({**DEFAULTS, **RECIPE, "width": 48, "d_width": 64, "num_classes": 6,
+                                  "latent_codes": 0})
     assert (cfg.gan.width, cfg.gan.d_width, cfg.gan.spectral_norm, cfg.gan.num_classes) == (48, 64, True, 6)
     assert (cfg.loss, cfg.diffaugment, cfg.g_ema) == ("hinge", "translation", 0.999)
+    bundled = GanImageSession.config({**DEFAULTS, **RECIPE})  # the bundled unconditional run's recipe
+    assert (bundled.gan.latent_codes, bundled.gan.code_mode, bundled.gan.num_classes) == (6, "clusters", 0)
+    from models.gan.train_bundled import RECIPES
+
+    script = RECIPES["unconditional-clusters"].config  # the button gives what the bundled run was trained with
+    assert bundled.gan == script.gan
+    keys = ("loss", "lr_g", "lr_d", "beta1_g", "beta2_g", "beta1_d", "beta2_d", "batch_size", "diffaugment", "g_ema")
+    assert {k: getattr(bundled, k) for k in keys} == {k: getattr(script, k) for k in keys}
     plain = GanImageSession.config(DEFAULTS)
     assert not plain.gan.spectral_norm and plain.diffaugment == "" and plain.gan.num_classes == 0
 

@@ -113,7 +113,9 @@ class GanSettingsForm(QWidget):
         self.conditional.toggled.connect(lambda on: on and self.codes.setCurrentIndex(0))  # one or the other
         self.codes.currentIndexChanged.connect(lambda i: i and self.conditional.setChecked(False))
         recipe_btn = QPushButton("Bundled recipe")
-        recipe_btn.setToolTip("Hinge loss, spectral norm, DiffAugment translation, averaged G, TTUR learning rates")
+        recipe_btn.setToolTip("The bundled run's settings: hinge loss, spectral norm, DiffAugment translation, "
+                              "averaged G, TTUR learning rates, widths 48, batch 32, a discrete code matched to "
+                              "outline clusters (tick Class-conditional after it for the conditional run's)")
         recipe_btn.clicked.connect(self._use_recipe)
         recipe_btn.setEnabled(bool(self.recipe))
 
