@@ -113,8 +113,9 @@ def load_bundled_job(ctx: JobContext):
     path = bundled_path()
     if not path.is_file():
         raise CheckpointError(f"The bundled GAN run {BUNDLED_FILE} is missing from {WEIGHTS_DIR}; train it with "
-                              "'python -m models.gan.train_bundled' (see assets/model_cards/gan_dcgan_sprites32.md).")
-    return (yield from load_run_job(ctx, str(path), f"Bundled run: DCGAN on shape sprites"))
+                              "'python -m models.gan.train_bundled --recipe unconditional-clusters' (see "
+                              "assets/model_cards/gan_dcgan_sprites32.md).")
+    return (yield from load_run_job(ctx, str(path), "Bundled run: unconditional DCGAN on shape sprites"))
 
 
 def load_conditional_job(ctx: JobContext):
