@@ -86,3 +86,31 @@ def outline_clusters(images: torch.Tensor, k: int, seed: int) -> Clusters:
     f = np.sqrt(fourier_descriptors(images))  # (N, H)
     f = (f - f.mean(0)) / f.std(0).clip(min=1e-9)
     return kmeans(f, k, seed)
+
+
+def main() -> None:
+    """python -m models.gan.shape_clusters: how well the outline clusters of the bundled run's training sprites
+    match the shape classes (the labels are read here, for this report only)."""
+    import argparse
+
+    from ..shapes import SHAPE_CLASSES
+    from .data import DataRequest, load_labelled_images
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--images", type=int, default=20000)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    images, labels = load_labelled_images("shapes", DataRequest("", 32, args.seed, args.images))
+    clusters = outline_clusters(images, len(SHAPE_CLASSES), args.seed).labels
+    table = np.zeros((len(SHAPE_CLASSES), len(SHAPE_CLASSES)), np.int64)  # (cluster, class)
+    np.add.at(table, (clusters, labels.numpy()), 1)
+    print("cluster  size   " + " ".join(f"{n:>8}" for n in SHAPE_CLASSES))
+    for c, row in enumerate(table):
+        print(f"{c + 1:>7} {row.sum():>5}   " + " ".join(f"{v:>8}" for v in row))
+    print(f"purity (each cluster's largest class): {table.max(1).sum() / table.sum():.1%}; "
+          f"classes that are some cluster's largest: {len(set(table.argmax(1)))} of {len(SHAPE_CLASSES)}")
+
+
+if __name__ == "__main__":
+    main()
