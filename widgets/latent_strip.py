@@ -61,6 +61,7 @@ class LatentPanel(QWidget):
         self.strip = StripImage()
         self.caption = QLabel("")
         self.caption.setStyleSheet("color: #9aa0a6;")
+        self.caption.setWordWrap(True)  # a run with a discrete code adds where the code changes
         row = QHBoxLayout()
         row.addWidget(self.mode)
         row.addWidget(self.steps)
