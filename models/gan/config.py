@@ -53,6 +53,11 @@ class GanConfig:
         return bool(self.latent_codes) and self.code_mode == "clusters"
 
     @property
+    def info_coded(self) -> bool:
+        """G's discrete code is taught by InfoGAN's term (a Q head in D must tell the code from the image)."""
+        return bool(self.latent_codes) and self.code_mode == "info"
+
+    @property
     def num_levels(self) -> int:
         """Upsampling stages from 4x4 to the image size."""
         return {32: 3, 64: 4}[self.image_size]

@@ -95,7 +95,7 @@ class Discriminator(nn.Module):
         self.projected = bool(config.num_classes) or config.clustered
         if self.projected:  # projection: one embedding per class (or cluster code), dotted with the 4x4 features
             self.embed = sn(nn.Embedding(config.num_classes or config.latent_codes, ch * 16))
-        if config.latent_codes and not config.clustered:  # Q head: which code drew this image, from the same 4x4 features
+        if config.info_coded:  # Q head: which code drew this image, from the same 4x4 features
             self.q_head = nn.Sequential(nn.Linear(ch * 16, 128), nn.LeakyReLU(0.2, True),
                                         nn.Linear(128, config.latent_codes))
         init_weights(self)

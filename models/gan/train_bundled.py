@@ -34,48 +34,34 @@ class Recipe:
     bundled_file: str  # in assets/weights
 
 
+# the conditional run's networks and optimiser: G and D of width 48, hinge loss, spectral norm in D, DiffAugment
+# translation, TTUR (D learns 2x faster than G), batch 32, samples from an averaged G (decay 0.999); the recipes
+# below differ from it only in how G is told what to draw
+WIDE = TrainConfig(
+    gan=GanConfig(image_size=32, latent_size=64, channels=3, width=48, d_width=48, spectral_norm=True),
+    dataset="shapes", loss="hinge", lr_g=2e-4, lr_d=4e-4, beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
+    beta2_d=0.9, batch_size=32, seed=0, num_train_images=20000, diffaugment="translation", g_ema=0.999)
+
 RECIPES: dict[str, Recipe] = {
     # earlier unconditional recipes, kept to compare (none met the targets; see the DCGAN card):
-    # hinge loss, spectral norm in D, DiffAugment translation, TTUR (D learns 4x faster than G), width 32,
-    # samples from an exponential moving average of G (decay 0.999)
-    "unconditional": Recipe(TrainConfig(
-        gan=GanConfig(image_size=32, latent_size=64, channels=3, width=32, spectral_norm=True),
-        dataset="shapes", loss="hinge", lr_g=1e-4, lr_d=4e-4, beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
-        beta2_d=0.9, batch_size=64, seed=0, num_train_images=20000, diffaugment="translation", g_ema=0.999),
-        "runs/gan_bundled_v2", BUNDLED_FILE),
-    # the conditional run's recipe without the labels: wider G and D (48), batch 32, lr_g 2e-4
-    "unconditional-wide": Recipe(TrainConfig(
-        gan=GanConfig(image_size=32, latent_size=64, channels=3, width=48, d_width=48, spectral_norm=True),
-        dataset="shapes", loss="hinge", lr_g=2e-4, lr_d=4e-4, beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
-        beta2_d=0.9, batch_size=32, seed=0, num_train_images=20000, diffaugment="translation", g_ema=0.999),
-        "runs/gan_bundled_wide", BUNDLED_FILE),
-    # unconditional-wide plus a 6-way discrete code in the noise (InfoGAN, no labels): G can jump between
-    # separate shapes instead of morphing one into the next; Q tells the codes apart from colourless,
-    # randomly turned and scaled images, so the codes come to mean outlines
-    "unconditional-codes": Recipe(TrainConfig(
-        gan=GanConfig(image_size=32, latent_size=64, channels=3, width=48, d_width=48, spectral_norm=True,
-                      latent_codes=6),
-        dataset="shapes", loss="hinge", lr_g=2e-4, lr_d=4e-4, beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
-        beta2_d=0.9, batch_size=32, seed=0, num_train_images=20000, diffaugment="translation", g_ema=0.999,
-        code_weight=1.0),
-        "runs/gan_codes", BUNDLED_FILE),
+    # width 32, batch 64, lr_g 1e-4 (D learns 4x faster than G), otherwise as WIDE
+    "unconditional": Recipe(WIDE.with_(gan=replace(WIDE.gan, width=32, d_width=0), lr_g=1e-4, batch_size=64),
+                            "runs/gan_bundled_v2", BUNDLED_FILE),
+    # the conditional run's recipe without the labels
+    "unconditional-wide": Recipe(WIDE, "runs/gan_bundled_wide", BUNDLED_FILE),
+    # plus a 6-way discrete code in the noise (InfoGAN, no labels): G can jump between separate shapes instead
+    # of morphing one into the next; Q tells the codes apart from colourless, randomly turned and scaled
+    # images, so the codes come to mean outlines
+    "unconditional-codes": Recipe(WIDE.with_(gan=replace(WIDE.gan, latent_codes=6), code_weight=1.0),
+                                  "runs/gan_codes", BUNDLED_FILE),
     # unconditional, no labels: G's 6-way code (from the noise) is matched to k-means clusters of the real
     # sprites' outlines (models.gan.shape_clusters), and D is a projection D over those codes - the conditional
-    # run's networks and optimiser with clusters in place of classes
-    "unconditional-clusters": Recipe(TrainConfig(
-        gan=GanConfig(image_size=32, latent_size=64, channels=3, width=48, d_width=48, spectral_norm=True,
-                      latent_codes=6, code_mode="clusters"),
-        dataset="shapes", loss="hinge", lr_g=2e-4, lr_d=4e-4, beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
-        beta2_d=0.9, batch_size=32, seed=0, num_train_images=20000, diffaugment="translation", g_ema=0.999),
-        "runs/gan_clusters", BUNDLED_FILE),
-    # class-conditional (conditional BatchNorm in G, projection D), wider G and D (48) on batches of 32: the
-    # width-32 runs plateaued at ~10% accepted with D unable to tell their wobbly shapes from real ones
-    "conditional": Recipe(TrainConfig(
-        gan=GanConfig(image_size=32, latent_size=64, channels=3, width=48, d_width=48, spectral_norm=True,
-                      num_classes=6),
-        dataset="shapes", loss="hinge", lr_g=2e-4, lr_d=4e-4, beta1_g=0.0, beta2_g=0.9, beta1_d=0.0,
-        beta2_d=0.9, batch_size=32, seed=0, num_train_images=20000, diffaugment="translation", g_ema=0.999),
-        "runs/gan_conditional", CONDITIONAL_FILE),
+    # run with clusters in place of classes
+    "unconditional-clusters": Recipe(WIDE.with_(gan=replace(WIDE.gan, latent_codes=6, code_mode="clusters")),
+                                     "runs/gan_clusters", BUNDLED_FILE),
+    # class-conditional (conditional BatchNorm in G, projection D): the width-32 runs plateaued at ~10% accepted
+    # with D unable to tell their wobbly shapes from real ones
+    "conditional": Recipe(WIDE.with_(gan=replace(WIDE.gan, num_classes=6)), "runs/gan_conditional", CONDITIONAL_FILE),
 }
 
 

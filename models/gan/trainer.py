@@ -160,12 +160,10 @@ class GanTrainer:
         return self.G(z) if y is None else self.G(z, y)
 
     def _code_loss(self, fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """InfoGAN's term: cross-entropy of the Q head's guess of the code behind each fake (0 without codes)."""
-        k = self.config.gan.latent_codes
-        if not k or self.config.gan.clustered:
-            return torch.zeros((), device=fake.device)
+        """InfoGAN's term (runs with config.gan.info_coded): cross-entropy of the Q head's guess of the code
+        behind each fake."""
         logits = self.D.code_logits(code_view(fake, self.rng if self.device.type == "cpu" else None))  # (B, K)
-        return torch.nn.functional.cross_entropy(logits, latent_code(z, k))
+        return torch.nn.functional.cross_entropy(logits, latent_code(z, self.config.gan.latent_codes))
 
     def train_step(self) -> np.ndarray:
         """One G update after d_steps D updates. Returns the step's metrics (len(METRICS),)."""
@@ -178,7 +176,7 @@ class GanTrainer:
                 fake = self._generate(z_d, None if self.config.gan.clustered else y)  # same classes as the reals
             s_real, s_fake = self._critic(real, y), self._critic(fake, self._fake_codes(z_d, y))  # (B,), (B,)
             d_loss = self.loss.d_loss(s_real, s_fake)
-            if self.config.gan.latent_codes and not self.config.gan.clustered:  # Q learns to tell the codes apart
+            if self.config.gan.info_coded:  # Q learns to tell the codes apart
                 d_loss = d_loss + self.config.code_weight * self._code_loss(fake, z_d)
             if self.loss.gradient_penalty:
                 alpha_gen = self.rng if self.device.type == "cpu" else None
@@ -193,7 +191,7 @@ class GanTrainer:
         gen = self._generate(z, y)
         s_gen = self._critic(gen, self._fake_codes(z, y))
         g_loss = self.loss.g_loss(s_gen)
-        if self.config.gan.latent_codes and not self.config.gan.clustered:  # G draws each code so that Q can tell it
+        if self.config.gan.info_coded:  # G draws each code so that Q can tell it
             code_loss = self._code_loss(gen, z)
             self.last_code_loss = float(code_loss.detach())
             g_loss = g_loss + self.config.code_weight * code_loss
